@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './event.js';
+export * from './channel.js';
+export * from './native.js';
