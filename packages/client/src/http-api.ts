@@ -1,0 +1,63 @@
+import { PulseError, ERRORS, type ErrorCode } from '@pulse/protocol/errors';
+import type { PulseEvent, EventInput, IngestResult } from '@pulse/protocol/types';
+import type { ChannelStats } from '@pulse/protocol';
+import type { FetchLike } from './env.js';
+import { authHeaders, fetchJson } from './http.js';
+
+export interface PublishResult {
+  id: string;
+  channel: string;
+  offset: number;
+  epoch: string;
+  duplicate: boolean;
+}
+
+/**
+ * The HTTP side of the API, used when no WebSocket is open (fallback transports, or before
+ * connecting) and for what only HTTP serves (metric snapshots).
+ */
+export class HttpApi {
+  constructor(
+    private readonly baseUrl: () => string,
+    private readonly token: () => Promise<string | undefined>,
+    private readonly fetchFn: FetchLike | undefined,
+  ) {}
+
+  async get<T>(path: string, init: RequestInit = {}): Promise<T> {
+    if (!this.fetchFn) throw new PulseError('UNAVAILABLE', 'No fetch implementation: pass options.fetch');
+    const headers = authHeaders(await this.token(), (init.headers as Record<string, string> | undefined) ?? {});
+    return fetchJson<T>(this.fetchFn, `${this.baseUrl()}${path}`, { ...init, headers });
+  }
+
+  async history(channel: string, limit: number): Promise<PulseEvent[]> {
+    const p = await this.get<{ events: PulseEvent[] }>(`/v1/channels/${encodeURIComponent(channel)}/events?limit=${limit}`);
+    return p.events;
+  }
+
+  stats(channel: string): Promise<ChannelStats> {
+    return this.get<ChannelStats>(`/v1/channels/${encodeURIComponent(channel)}/stats`);
+  }
+
+  async publish(channel: string, type: string, data: Record<string, unknown>, id: string | undefined): Promise<PublishResult> {
+    const input: EventInput = { channel, type, data, ...(id ? { id } : {}) };
+    const res = await this.get<IngestResult>('/v1/events', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(input),
+    });
+    const err = res.errors[0];
+    if (err) {
+      const code: ErrorCode = Object.prototype.hasOwnProperty.call(ERRORS, err.code) ? (err.code as ErrorCode) : 'INVALID_EVENT';
+      throw new PulseError(code, err.message);
+    }
+    const ok = res.events[0];
+    if (ok) return { id: ok.id, channel: ok.channel, offset: ok.offset, epoch: ok.epoch, duplicate: false };
+    // A duplicate id: the ingest answer does not repeat the stored position.
+    const dup = res.duplicateItems[0];
+    return { id: dup?.id ?? id ?? '', channel, offset: -1, epoch: '', duplicate: true };
+  }
+
+  metrics<T>(set: string): Promise<T> {
+    return this.get<T>(`/v1/metrics/${encodeURIComponent(set)}`);
+  }
+}

@@ -1,0 +1,11 @@
+export { PulseClient, type PulseClientOptions, type SubscribeOptions, type PublishResult } from './client.js';
+export { Subscription, type TypedEvent, type EventHandler, type SubscribedInfo, type SubscriptionState } from './subscription.js';
+export { ConnectionState, type StateChange, type TransitionCode, canTransition } from './state.js';
+export { backoffDelay, BACKOFF_DEFAULT, BACKOFF_ADSTACK, BACKOFF_KNOWTON, type BackoffOptions } from './backoff.js';
+export { PositionTracker } from './positions.js';
+export { SseParser, type SseMessage } from './sse-parser.js';
+export type { TransportKind } from './transport.js';
+export type { WebSocketLike, WebSocketCtor, FetchLike, Timers } from './env.js';
+export { wsClient, type SharedClient } from './singleton.js';
+export { PulseError, type ErrorCode } from '@pulse/protocol/errors';
+export type { PulseEvent, Position } from '@pulse/protocol/types';

@@ -1,0 +1,231 @@
+/**
+ * Reconnect timing and recovery bookkeeping, with vitest fake timers and an in-process scripted
+ * WebSocket (the one place a stand-in is used: real sockets cannot run on fake time). The same
+ * behaviour is checked against the real server in server.test.ts.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PulseClient } from '../src/client.js';
+import { BACKOFF_KNOWTON } from '../src/backoff.js';
+import type { StateChange } from '../src/state.js';
+import type { WebSocketLike } from '../src/env.js';
+
+class ScriptedSocket implements WebSocketLike {
+  static all: ScriptedSocket[] = [];
+  readyState = 0;
+  sent: Array<Record<string, unknown>> = [];
+  onopen: WebSocketLike['onopen'] = null;
+  onmessage: WebSocketLike['onmessage'] = null;
+  onclose: WebSocketLike['onclose'] = null;
+  onerror: WebSocketLike['onerror'] = null;
+  constructor(readonly url: string) {
+    ScriptedSocket.all.push(this);
+  }
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as Record<string, unknown>);
+  }
+  close(code = 1000, reason = ''): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  // server side
+  push(msg: unknown): void {
+    this.onmessage?.({ data: JSON.stringify(msg) });
+  }
+  welcome(): void {
+    this.readyState = 1;
+    this.push({ type: 'welcome', protocol: 1, session: 's', userId: null, serverTime: 0, heartbeatMs: 0 });
+  }
+  drop(code = 1006, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  reply(op: string, result: unknown): void {
+    const req = [...this.sent].reverse().find((m) => m.op === op);
+    if (!req) throw new Error(`no ${op} request sent`);
+    this.push({ type: 'reply', id: req.id, op, result });
+  }
+}
+
+const last = () => ScriptedSocket.all[ScriptedSocket.all.length - 1]!;
+const ev = (offset: number, epoch = 'e1', channel = 'market:m1') => ({
+  id: `id${offset}`,
+  channel,
+  type: 'trade',
+  ts: 0,
+  data: { n: offset },
+  offset,
+  epoch,
+});
+
+beforeEach(() => {
+  ScriptedSocket.all = [];
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('reconnect with backoff (fake timers)', () => {
+  it("seed 003: retries after 1, 2, 4, 8, 16 s, then fails until reconnect()", async () => {
+    const changes: StateChange[] = [];
+    const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'], backoff: BACKOFF_KNOWTON });
+    c.on('state', (s) => changes.push(s));
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ScriptedSocket.all).toHaveLength(1);
+    last().drop();
+    expect(c.state).toBe('reconnecting');
+    for (const delay of [1000, 2000, 4000, 8000, 16000]) {
+      const before = ScriptedSocket.all.length;
+      await vi.advanceTimersByTimeAsync(delay - 1);
+      expect(ScriptedSocket.all.length).toBe(before);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(ScriptedSocket.all.length).toBe(before + 1);
+      last().drop();
+    }
+    expect(c.state).toBe('failed');
+    expect(changes[changes.length - 1]).toMatchObject({ oldState: 'reconnecting', newState: 'failed', code: 'MAX_ATTEMPTS' });
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(ScriptedSocket.all).toHaveLength(6);
+
+    c.reconnect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ScriptedSocket.all).toHaveLength(7);
+    last().welcome();
+    expect(c.state).toBe('connected');
+    expect(changes.map((s) => `${s.newState}:${s.code}`)).toEqual([
+      'connecting:CONNECT',
+      'reconnecting:TRANSPORT_CLOSED',
+      'failed:MAX_ATTEMPTS',
+      'connecting:RECONNECT',
+      'connected:CONNECTED',
+    ]);
+    // The budget is fresh again: the next drop waits the first delay.
+    last().drop(1012, 'restart');
+    expect(changes[changes.length - 1]).toMatchObject({ newState: 'reconnecting', code: 'SERVER_SHUTDOWN' });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(ScriptedSocket.all).toHaveLength(8);
+    c.disconnect();
+  });
+
+  it('full jitter draws each delay from [min, ceiling] with the injected random', async () => {
+    const c = new PulseClient({
+      url: 'http://pulse.test',
+      WebSocket: ScriptedSocket,
+      transports: ['websocket'],
+      backoff: { minDelay: 5000, maxDelay: 60000, maxAttempts: Infinity, jitter: 'full' },
+      random: () => 0.5,
+    });
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    last().drop();
+    // attempt 0: ceiling 5000 → 5000; attempt 1: 5000 + 0.5·5000; attempt 2: 5000 + 0.5·15000
+    for (const delay of [5000, 7500, 12500]) {
+      const before = ScriptedSocket.all.length;
+      await vi.advanceTimersByTimeAsync(delay - 1);
+      expect(ScriptedSocket.all.length).toBe(before);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(ScriptedSocket.all.length).toBe(before + 1);
+      last().drop();
+    }
+    c.disconnect();
+    expect(c.state).toBe('disconnected');
+  });
+});
+
+describe('recovery bookkeeping', () => {
+  it('resubscribes with since = last delivered position and delivers the replay once', async () => {
+    const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'], backoff: BACKOFF_KNOWTON });
+    const got: number[] = [];
+    const infos: unknown[] = [];
+    const sub = c.subscribe('market:m1', { types: ['trade'] }, (e) => got.push(e.offset));
+    sub.on('subscribed', (i) => infos.push(i));
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    last().welcome();
+    expect(last().sent[0]).toMatchObject({ op: 'subscribe', channel: 'market:m1', types: ['trade'] });
+    expect(last().sent[0]!.since).toBeUndefined();
+    last().reply('subscribe', { channel: 'market:m1', types: ['trade'], position: { epoch: 'e1', offset: 2 } });
+    await vi.advanceTimersByTimeAsync(0);
+    last().push({ type: 'events', events: [ev(3), ev(4)] });
+    last().drop(1012, 'restart');
+    await vi.advanceTimersByTimeAsync(1000);
+    last().welcome();
+    expect(last().sent[0]).toMatchObject({ op: 'subscribe', channel: 'market:m1', since: { epoch: 'e1', offset: 4 } });
+    last().reply('subscribe', { channel: 'market:m1', types: ['trade'], recovered: true, position: { epoch: 'e1', offset: 6 } });
+    // A replay that overlaps what was delivered (4) and a live push that overlaps the replay (6).
+    last().push({ type: 'events', events: [ev(4), ev(5), ev(6)] });
+    last().push({ type: 'events', events: [ev(6), ev(7)] });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(got).toEqual([3, 4, 5, 6, 7]);
+    expect(infos).toEqual([
+      { target: 'market:m1', recovered: undefined, resubscribed: false },
+      { target: 'market:m1', recovered: true, resubscribed: true },
+    ]);
+    c.disconnect();
+  });
+
+  it('surfaces recovered: false', async () => {
+    const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'], backoff: BACKOFF_KNOWTON });
+    const sub = c.subscribe('market:m1', {}, () => {});
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    last().welcome();
+    last().reply('subscribe', { channel: 'market:m1', types: null, position: { epoch: 'e1', offset: 9 } });
+    await vi.advanceTimersByTimeAsync(0);
+    last().drop(4008, 'SLOW_CONSUMER');
+    await vi.advanceTimersByTimeAsync(1000);
+    last().welcome();
+    expect(last().sent[0]).toMatchObject({ since: { epoch: 'e1', offset: 9 } });
+    last().reply('subscribe', { channel: 'market:m1', types: null, recovered: false });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sub.recovered).toBe(false);
+    c.disconnect();
+  });
+
+  it('on close 4009 fetches a new token and reconnects at once', async () => {
+    let n = 0;
+    const getToken = vi.fn(async () => `tok${++n}`);
+    const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'], getToken, backoff: BACKOFF_KNOWTON });
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(last().url).toBe('ws://pulse.test/ws?token=tok1');
+    last().welcome();
+    last().push({ type: 'error', code: 'TOKEN_EXPIRED', message: 'Token expired' });
+    last().drop(4009, 'TOKEN_EXPIRED');
+    expect(c.state).toBe('reconnecting');
+    expect(c.getSnapshot().lastChange).toMatchObject({ code: 'TOKEN_EXPIRED' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ScriptedSocket.all).toHaveLength(2);
+    expect(last().url).toBe('ws://pulse.test/ws?token=tok2');
+    last().welcome();
+    expect(c.state).toBe('connected');
+    expect(getToken).toHaveBeenCalledTimes(2);
+    c.disconnect();
+  });
+
+  it('without getToken an expired token fails the connection', async () => {
+    const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'], token: 'static' });
+    const errors: string[] = [];
+    c.on('error', (e) => errors.push(e.code));
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    last().welcome();
+    last().drop(4009, 'TOKEN_EXPIRED');
+    expect(c.state).toBe('failed');
+    expect(errors).toContain('TOKEN_EXPIRED');
+  });
+
+  it('times out requests with a coded error', async () => {
+    const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'], requestTimeoutMs: 5000 });
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    last().welcome();
+    const p = c.stats('market:m1');
+    const caught = p.catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(await caught).toMatchObject({ code: 'UNAVAILABLE' });
+    c.disconnect();
+  });
+});
