@@ -1,0 +1,134 @@
+/**
+ * Configuration from the environment (and a `.env` file), validated at startup. A bad value
+ * stops the start with a message naming the variable; nothing falls back silently.
+ */
+import { z } from 'zod';
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { PulseError } from '@pulse/protocol';
+
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const namespacePolicySchema = z.object({
+  /** Who may subscribe: anyone connected, authenticated users, the owner (user:<address>), admins. */
+  subscribe: z.enum(['public', 'authenticated', 'owner', 'admin']).default('authenticated'),
+  /** Who may publish from a socket. Server-side ingest is governed by API keys / auth instead. */
+  publish: z.enum(['none', 'authenticated', 'owner', 'admin']).default('none'),
+  /** Events kept in memory per channel for history and fast recovery. */
+  history: z.number().int().min(0).max(100_000).optional(),
+  /** How long events are kept (store and memory), in seconds; 0 = forever. */
+  ttlSeconds: z.number().int().min(0).optional(),
+  /** Stored durably (and so recoverable across restarts). Metric snapshots are not. */
+  durable: z.boolean().default(true),
+  /** Clients may resume from a position. */
+  recoverable: z.boolean().default(true),
+});
+export type NamespacePolicy = z.infer<typeof namespacePolicySchema> & { history: number; ttlSeconds: number };
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(3002),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  JWT_SECRET: z.string().min(1).optional(),
+  SKIP_AUTH: bool.default(false),
+  ALLOWED_ORIGINS: z.string().default('*'),
+  REDIS_URL: z.string().url().optional(),
+  REDIS_TTL: int(1, 365 * 86400).default(3600),
+  DATABASE_URL: z.string().optional(),
+  EVENT_HISTORY_LIMIT: int(0, 100_000).default(100),
+  MAX_SUBSCRIPTIONS_PER_CLIENT: int(1, 100_000).default(10),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_DIR: z.string().optional(),
+  STACKS_WS_URL: z.string().optional(),
+  ANALYTICS_WS_PORT: int(0, 65535).optional(),
+  DATA_DIR: z.string().default('./data'),
+  METRICS_PREFIX: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus name prefix').default('pulse'),
+  SIMULATE: bool.default(false),
+  SIMULATE_RATE: z.coerce.number().min(0).max(100_000).default(20),
+  PULSE_CONFIG: z.string().optional(),
+  /** Bytes a connection may have queued before it is dropped as a slow consumer. */
+  MAX_BUFFERED_BYTES: int(1024, 1 << 30).default(8 * 1024 * 1024),
+  MAX_FRAME_BYTES: int(256, 64 * 1024 * 1024).default(64 * 1024),
+  MAX_BODY_BYTES: int(1024, 1 << 30).default(5 * 1024 * 1024),
+  MAX_BATCH_EVENTS: int(1, 1_000_000).default(10_000),
+  MAX_EVENT_BYTES: int(64, 16 * 1024 * 1024).default(32 * 1024),
+  /** Events a recovering client may be sent; past it the answer is `recovered: false`. */
+  RECOVERY_MAX_EVENTS: int(1, 10_000_000).default(10_000),
+  DEDUPE_CACHE_SIZE: int(0, 50_000_000).default(100_000),
+  /** Largest clock skew tolerated before a future timestamp is clamped to now, ms. */
+  MAX_FUTURE_SKEW_MS: int(0, 86_400_000).default(60_000),
+  HEARTBEAT_MS: int(1000, 600_000).default(25_000),
+  REALTIME_METRICS_INTERVAL_MS: int(100, 3_600_000).default(5000),
+  STORE_SYNC: z.enum(['normal', 'full']).default('normal'),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+});
+
+export type Env = z.infer<typeof envSchema>;
+export interface Config extends Env {
+  namespaces: Record<string, NamespacePolicy>;
+  defaultPolicy: NamespacePolicy;
+}
+
+/** Built-in namespaces: the seeds' channels. A config file may add or override them. */
+const BUILTIN_NAMESPACES: Record<string, Partial<z.input<typeof namespacePolicySchema>>> = {
+  contract: { subscribe: 'authenticated' },
+  content: { subscribe: 'authenticated' },
+  analytics: { subscribe: 'authenticated' },
+  market: { subscribe: 'authenticated' },
+  creator: { subscribe: 'authenticated' },
+  user: { subscribe: 'owner' },
+  global: { subscribe: 'authenticated' },
+  metrics: { subscribe: 'authenticated', durable: false, history: 1 },
+  bench: { subscribe: 'public' },
+};
+
+const fileSchema = z.object({
+  namespaces: z.record(z.string().regex(/^[A-Za-z0-9_\-]+$/), namespacePolicySchema.partial()).optional(),
+  defaultPolicy: namespacePolicySchema.partial().optional(),
+});
+
+function fail(msg: string): never {
+  throw new PulseError('INVALID_REQUEST', `Invalid configuration: ${msg}`);
+}
+
+function loadFile(path: string): z.infer<typeof fileSchema> {
+  if (!existsSync(path)) fail(`PULSE_CONFIG file not found: ${path}`);
+  const text = readFileSync(path, 'utf8');
+  let raw: unknown;
+  try {
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    fail(`PULSE_CONFIG ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) fail(`PULSE_CONFIG ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+/** Parse and check the environment. Throws a PulseError whose message names every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    fail(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  const e = parsed.data;
+  if (e.SKIP_AUTH && e.NODE_ENV !== 'development') fail('SKIP_AUTH=true is only allowed with NODE_ENV=development');
+  if (e.NODE_ENV === 'production') {
+    if (!e.JWT_SECRET) fail('NODE_ENV=production requires JWT_SECRET');
+    if (e.ALLOWED_ORIGINS.split(',').some((o) => o.trim() === '*')) fail('NODE_ENV=production forbids ALLOWED_ORIGINS=*');
+  }
+  if (!e.SKIP_AUTH && !e.JWT_SECRET) fail('JWT_SECRET is required unless SKIP_AUTH=true (development only)');
+  const file = e.PULSE_CONFIG ? loadFile(e.PULSE_CONFIG) : {};
+  const base = { history: e.EVENT_HISTORY_LIMIT, ttlSeconds: 0, ...file.defaultPolicy };
+  const defaultPolicy = namespacePolicySchema.parse(base) as NamespacePolicy;
+  const namespaces: Record<string, NamespacePolicy> = {};
+  for (const [ns, p] of Object.entries({ ...BUILTIN_NAMESPACES, ...file.namespaces })) {
+    namespaces[ns] = namespacePolicySchema.parse({ ...base, ...BUILTIN_NAMESPACES[ns], ...p }) as NamespacePolicy;
+  }
+  return { ...e, namespaces, defaultPolicy };
+}

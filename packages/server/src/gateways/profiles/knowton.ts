@@ -1,0 +1,65 @@
+/**
+ * Seed 003 (KnowTon): plain WebSocket at `/ws/metrics`, pushing `{type:'metrics', data}` on
+ * connect and every REALTIME_METRICS_INTERVAL_MS (5 s); `{type:'ping'}` → `{type:'pong'}`.
+ * The snapshot is computed and encoded once per tick for all connections.
+ */
+import WebSocket from 'ws';
+import type { Hub } from '../../hub/hub.js';
+
+export type PlatformSnapshot = () => unknown;
+
+export class MetricsPusher {
+  private clients = new Set<WebSocket>();
+  private timer: NodeJS.Timeout | null = null;
+  constructor(
+    private hub: Hub,
+    private snapshot: PlatformSnapshot,
+  ) {}
+
+  private frame(): string {
+    return JSON.stringify({ type: 'metrics', data: this.snapshot() });
+  }
+
+  attach(ws: WebSocket): void {
+    this.clients.add(ws);
+    ws.send(this.frame());
+    ws.on('message', (data, isBinary) => {
+      let type: unknown;
+      try {
+        type = isBinary ? undefined : (JSON.parse(data.toString()) as { type?: unknown }).type;
+      } catch {
+        type = undefined;
+      }
+      if (type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+      else ws.send(JSON.stringify({ type: 'error', code: type === undefined ? 'BAD_JSON' : 'UNKNOWN_OP', message: 'Only ping is accepted here' }));
+    });
+    ws.on('close', () => this.clients.delete(ws));
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), this.hub.config.REALTIME_METRICS_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  private tick(): void {
+    if (this.clients.size === 0) return;
+    const f = this.frame();
+    for (const ws of this.clients) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (ws.bufferedAmount > this.hub.config.MAX_BUFFERED_BYTES) {
+        ws.close(4008, 'SLOW_CONSUMER');
+        continue;
+      }
+      ws.send(f);
+    }
+    this.hub.telemetry.frames.inc({ dialect: 'knowton' }, this.clients.size);
+  }
+
+  count(): number {
+    return this.clients.size;
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

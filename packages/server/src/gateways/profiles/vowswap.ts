@@ -1,0 +1,74 @@
+/**
+ * Seed 002 (VowSwap marketplace): plain WebSocket at `/api/websocket/analytics`. Every message
+ * is `{type, payload, channel, timestamp}` with an ISO timestamp. Subscribing to `analytics`
+ * receives every `analytics:*` event; the payload is the event with `eventType` set to its type.
+ */
+import type WebSocket from 'ws';
+import { isValidSubscriptionTarget, PulseError, isPulseError } from '@pulse/protocol';
+import type { Hub } from '../../hub/hub.js';
+import { Dialect, type Envelope } from '../../hub/envelope.js';
+import { WsSession, type WsCodec } from '../ws-session.js';
+import type { Principal } from '../../auth/principal.js';
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function encodeVowswap(env: Envelope): string {
+  const e = env.event;
+  const payload: Record<string, unknown> = { ...e.data, id: e.id, eventType: e.type, offset: e.offset, epoch: e.epoch, timestamp: iso(e.ts) };
+  if (e.userId !== undefined) payload.userId = e.userId;
+  return JSON.stringify({ type: 'analytics_update', payload, channel: e.channel, timestamp: iso(Date.now()) });
+}
+
+export const vowswapCodec: WsCodec = { name: 'vowswap', dialect: Dialect.VOWSWAP, encode: encodeVowswap };
+
+function send(s: WsSession, type: string, channel: string | undefined, payload: unknown): void {
+  const m: Record<string, unknown> = { type, payload, timestamp: iso(Date.now()) };
+  if (channel !== undefined) m.channel = channel;
+  s.sendControl(JSON.stringify(m));
+}
+
+function channelOf(raw: Record<string, unknown>): string | null {
+  const p = raw.payload;
+  const c = raw.channel ?? (typeof p === 'object' && p !== null ? (p as Record<string, unknown>).channel : undefined) ?? (typeof p === 'string' ? p : undefined);
+  return typeof c === 'string' && isValidSubscriptionTarget(c) ? c : null;
+}
+
+export function attachVowswap(hub: Hub, ws: WebSocket, principal: Principal, remote: string): WsSession {
+  const s = new WsSession(hub, ws, principal, vowswapCodec, remote);
+  hub.attach(s);
+  send(s, 'connect', undefined, { clientId: s.id, userId: principal.userId });
+  ws.on('message', (data, isBinary) => {
+    let raw: unknown;
+    try {
+      raw = isBinary ? undefined : JSON.parse(data.toString());
+    } catch {
+      raw = undefined;
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      return send(s, 'error', undefined, { code: 'BAD_JSON', message: 'Message is not valid JSON' });
+    }
+    const r = raw as Record<string, unknown>;
+    if (r.type === 'ping') return send(s, 'pong', undefined, {});
+    if (r.type !== 'subscribe' && r.type !== 'unsubscribe') {
+      return send(s, 'error', undefined, { code: 'UNKNOWN_OP', message: 'Expected subscribe, unsubscribe or ping' });
+    }
+    const channel = channelOf(r);
+    if (!channel) return send(s, 'error', undefined, { code: 'INVALID_CHANNEL', message: 'channel is missing or invalid' });
+    const run = async () => {
+      if (r.type === 'subscribe') {
+        await hub.subscribe(s, channel, { dialect: Dialect.VOWSWAP });
+        send(s, 'subscribe', channel, { success: true, channel });
+      } else {
+        hub.unsubscribe(s, channel);
+        send(s, 'unsubscribe', channel, { success: true, channel });
+      }
+    };
+    run().catch((e: unknown) => {
+      const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
+      send(s, 'error', channel, { code: pe.code, message: pe.message });
+    });
+  });
+  return s;
+}

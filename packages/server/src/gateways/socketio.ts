@@ -1,0 +1,285 @@
+/**
+ * Socket.IO gateway serving two seed profiles on one endpoint:
+ * - 000 AdStack: `subscribe{contractId, eventTypes}` → channel `contract:<contractId>`, events
+ *   pushed as `event` in the seed's shape; `getHistory`, `getStats`, `error{message, code}`.
+ * - 004 GuessLyfe: `subscribe{room, id}` with ack `{success, room, message}`, auto-joined
+ *   `user:<address>` and `global:all`, events pushed under their type as `{type, timestamp, data}`.
+ * Each event is encoded once per dialect into a Socket.IO packet and written to every matching
+ * socket's engine connection.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { Server as IOServer, type Socket } from 'socket.io';
+import { z } from 'zod';
+import { PulseError, isPulseError, channelId, type ErrorCode } from '@pulse/protocol';
+import type { Hub } from '../hub/hub.js';
+import { Session, type Subscription } from '../hub/session.js';
+import { Dialect, type Envelope } from '../hub/envelope.js';
+import type { Principal } from '../auth/principal.js';
+import type { Authenticator } from '../auth/tokens.js';
+import { isOriginAllowed } from '../http/origins.js';
+
+/** Names a Socket.IO client treats specially; never used as event names on the wire. */
+const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener', 'error', 'connected', 'subscribed', 'history', 'stats']);
+/** Packets queued in engine.io past this and the socket is dropped as a slow consumer. */
+const MAX_ENGINE_BUFFER = 10_000;
+
+export function contractEvent(e: Envelope['event']): Record<string, unknown> {
+  return {
+    id: e.id,
+    type: e.type,
+    contractId: channelId(e.channel),
+    txId: e.txId ?? null,
+    blockHeight: e.blockHeight ?? null,
+    timestamp: e.ts,
+    data: e.data,
+    offset: e.offset,
+  };
+}
+
+function encodeContract(env: Envelope): string {
+  return '2["event",' + JSON.stringify(contractEvent(env.event)) + ']';
+}
+
+function encodeRoom(env: Envelope): string {
+  const e = env.event;
+  if (RESERVED.has(e.type)) return '';
+  return '2[' + JSON.stringify(e.type) + ',{"type":' + JSON.stringify(e.type) + ',"timestamp":"' + new Date(e.ts).toISOString() + '","data":' + env.dataJson + '}]';
+}
+
+class SocketIoSession extends Session {
+  readonly dialectName = 'socketio';
+  constructor(
+    private hub: Hub,
+    readonly socket: Socket,
+    principal: Principal,
+  ) {
+    super(hub, principal);
+  }
+
+  flush(): void {
+    const q = this.queue;
+    const subs = this.queueSubs;
+    this.queue = [];
+    this.queueSubs = [];
+    const conn = this.socket.conn;
+    if (this.closed || conn.readyState !== 'open' || q.length === 0) return;
+    // engine.io keeps packets it could not write yet in writeBuffer (not in its public types).
+    if ((conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length > MAX_ENGINE_BUFFER) {
+      this.hub.telemetry.dropped.inc({ reason: 'slow_consumer' }, q.length);
+      this.socket.emit('error', { message: 'Connection could not keep up', code: 'SLOW_CONSUMER' });
+      this.terminate(4008, 'SLOW_CONSUMER');
+      return;
+    }
+    let n = 0;
+    for (let i = 0; i < q.length; i++) {
+      const env = q[i];
+      const d = subs[i].dialect;
+      let s = env.enc[d];
+      if (s === undefined) s = env.enc[d] = d === Dialect.SIO_CONTRACT ? encodeContract(env) : encodeRoom(env);
+      if (s === '') continue;
+      conn.write(s);
+      n++;
+    }
+    if (n) {
+      this.hub.telemetry.delivered.inc({ dialect: 'socketio' }, n);
+      this.hub.telemetry.frames.inc({ dialect: 'socketio' }, n);
+    }
+  }
+
+  terminate(_code: number, _reason: string): void {
+    this.hub.detach(this);
+    // Closing the transport (not socket.disconnect()) lets the client reconnect on its own.
+    this.socket.conn.close();
+  }
+}
+
+const contractSub = z.object({
+  contractId: z.string().min(1).max(180).regex(/^[A-Za-z0-9_\-.:@~+]+$/),
+  eventTypes: z.array(z.string().min(1).max(100)).max(100).optional(),
+});
+const roomSub = z.object({
+  room: z.string().min(1).max(40).regex(/^[A-Za-z0-9_\-]+$/),
+  id: z.union([z.string().min(1).max(150).regex(/^[A-Za-z0-9_\-.:@~+]+$/), z.number().int()]),
+});
+const historyReq = z.object({ contractId: contractSub.shape.contractId, limit: z.number().int().min(1).optional() });
+const statsReq = z.object({ contractId: contractSub.shape.contractId });
+
+type Ack = (r: unknown) => void;
+function ackOf(args: unknown[]): Ack | null {
+  const last = args[args.length - 1];
+  return typeof last === 'function' ? (last as Ack) : null;
+}
+
+export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer): IOServer {
+  const cfg = hub.config;
+  const io = new IOServer(http, {
+    serveClient: false,
+    maxHttpBufferSize: cfg.MAX_FRAME_BYTES,
+    pingInterval: cfg.HEARTBEAT_MS,
+    pingTimeout: 20_000,
+    cors: { origin: (origin, cb) => cb(null, isOriginAllowed(cfg.ALLOWED_ORIGINS, origin)), credentials: true },
+    allowRequest: (req, cb) => cb(null, isOriginAllowed(cfg.ALLOWED_ORIGINS, req.headers.origin)),
+  });
+
+  io.use((socket, next) => {
+    const h = socket.handshake;
+    const fromAuth = typeof h.auth?.token === 'string' ? (h.auth.token as string) : null;
+    const header = h.headers.authorization;
+    const fromHeader = typeof header === 'string' && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '') : null;
+    const fromQuery = typeof h.query.token === 'string' ? h.query.token : null;
+    auth.authenticate(fromAuth ?? fromHeader ?? fromQuery).then(
+      (p) => {
+        socket.data.principal = p;
+        next();
+      },
+      (e: unknown) => {
+        const pe = isPulseError(e) ? e : new PulseError('UNAUTHORIZED');
+        hub.telemetry.errors.inc({ code: pe.code });
+        const err = new Error(pe.code === 'TOKEN_EXPIRED' ? 'Token expired' : 'Authentication failed') as Error & { data?: unknown };
+        err.data = { code: pe.code, message: pe.message };
+        next(err);
+      },
+    );
+  });
+
+  io.on('connection', (socket) => {
+    const principal = socket.data.principal as Principal;
+    const s = new SocketIoSession(hub, socket, principal);
+    hub.attach(s);
+    const fail = (e: unknown, ack: Ack | null, extra: Record<string, unknown> = {}) => {
+      const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
+      if (!isPulseError(e)) hub.logger.error({ err: e }, 'socket.io request failed');
+      hub.telemetry.errors.inc({ code: pe.code });
+      if (ack) ack({ success: false, ...extra, message: pe.message, code: pe.code });
+      else socket.emit('error', { message: pe.message, code: pe.code });
+    };
+    const invalid = (msg: string) => new PulseError('INVALID_MESSAGE', msg);
+
+    let expiry: NodeJS.Timeout | null = null;
+    if (principal.expiresAt !== null && principal.expiresAt - Date.now() < 2 ** 31 - 1) {
+      expiry = setTimeout(() => {
+        socket.emit('error', { message: 'Token expired', code: 'TOKEN_EXPIRED' satisfies ErrorCode });
+        s.terminate(4009, 'TOKEN_EXPIRED');
+      }, Math.max(0, principal.expiresAt - Date.now()));
+      expiry.unref();
+    }
+
+    // Seed 004: every client is in its own room and the global room.
+    const auto: string[] = [];
+    if (principal.address) auto.push(`user:${principal.address}`);
+    auto.push('global:all');
+    const joins = auto.map((room) => hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM, system: true }).catch(() => null));
+    void Promise.all(joins).then(() => {
+      socket.emit('connected', {
+        message: 'Connected to Pulse real-time server',
+        socketId: socket.id,
+        userId: principal.userId,
+        timestamp: Date.now(),
+        rooms: [...s.subs.keys()],
+      });
+    });
+
+    socket.on('subscribe', (...args: unknown[]) => {
+      const ack = ackOf(args);
+      const payload = args[0];
+      const c = contractSub.safeParse(payload);
+      if (c.success) {
+        const channel = `contract:${c.data.contractId}`;
+        hub.subscribe(s, channel, { types: c.data.eventTypes ?? null, dialect: Dialect.SIO_CONTRACT }).then(
+          () => {
+            const r = { contractId: c.data.contractId, eventTypes: c.data.eventTypes ?? [], timestamp: Date.now() };
+            socket.emit('subscribed', r);
+            ack?.({ success: true, room: channel, ...r });
+          },
+          (e) => fail(e, ack, { contractId: c.data.contractId }),
+        );
+        return;
+      }
+      const r = roomSub.safeParse(payload);
+      if (!r.success) return fail(invalid('subscribe expects {contractId, eventTypes?} or {room, id}'), ack);
+      const room = `${r.data.room}:${r.data.id}`;
+      hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM }).then(
+        () => {
+          const res = { success: true, room, message: `Subscribed to ${room}` };
+          if (ack) ack(res);
+          else socket.emit('subscribed', res);
+        },
+        (e) => fail(e, ack, { room }),
+      );
+    });
+
+    socket.on('unsubscribe', (...args: unknown[]) => {
+      const ack = ackOf(args);
+      const payload = args[0];
+      const c = contractSub.pick({ contractId: true }).safeParse(payload);
+      const r = roomSub.safeParse(payload);
+      const target = c.success ? `contract:${c.data.contractId}` : r.success ? `${r.data.room}:${r.data.id}` : null;
+      if (!target) return fail(invalid('unsubscribe expects {contractId} or {room, id}'), ack);
+      try {
+        hub.unsubscribe(s, target);
+        const res = c.success ? { contractId: c.data.contractId, timestamp: Date.now() } : { success: true, room: target, message: `Unsubscribed from ${target}` };
+        if (ack) ack({ success: true, ...res });
+        else if (c.success) socket.emit('unsubscribed', res);
+      } catch (e) {
+        fail(e, ack, { room: target });
+      }
+    });
+
+    socket.on('getHistory', (...args: unknown[]) => {
+      const ack = ackOf(args);
+      const h = historyReq.safeParse(args[0]);
+      if (!h.success) return fail(invalid('getHistory expects {contractId, limit?}'), ack);
+      const limit = Math.min(h.data.limit ?? 50, 100);
+      const channel = `contract:${h.data.contractId}`;
+      if (!hub.canSubscribe(principal, channel)) return fail(new PulseError('FORBIDDEN'), ack);
+      hub.history(channel, { limit }).then(
+        (r) => {
+          // Newest first, as the seed's Redis list returns them.
+          const events = r.events.map(contractEvent).reverse();
+          const out = { contractId: h.data.contractId, events, count: events.length, limit };
+          socket.emit('history', out);
+          ack?.(out);
+        },
+        (e) => fail(e, ack),
+      );
+    });
+
+    socket.on('getStats', (...args: unknown[]) => {
+      const ack = ackOf(args);
+      const q = statsReq.safeParse(args[0]);
+      if (!q.success) return fail(invalid('getStats expects {contractId}'), ack);
+      const channel = `contract:${q.data.contractId}`;
+      if (!hub.canSubscribe(principal, channel)) return fail(new PulseError('FORBIDDEN'), ack);
+      hub.stats(channel).then(
+        (st) => {
+          const out = { contractId: q.data.contractId, stats: { totalEvents: st.totalEvents, eventsByType: st.eventsByType, lastUpdated: st.lastUpdated ?? Date.now() } };
+          socket.emit('stats', out);
+          ack?.(out);
+        },
+        (e) => fail(e, ack),
+      );
+    });
+
+    socket.on('getRooms', (...args: unknown[]) => {
+      const ack = ackOf(args);
+      const rooms = [...s.subs.keys()];
+      if (ack) ack(rooms);
+      else socket.emit('rooms', rooms);
+    });
+
+    socket.on('ping', (...args: unknown[]) => {
+      const ack = ackOf(args);
+      const res = { type: 'pong', timestamp: new Date().toISOString() };
+      if (ack) ack(res);
+      else socket.emit('pong', res);
+    });
+
+    socket.on('disconnect', () => {
+      if (expiry) clearTimeout(expiry);
+      hub.detach(s);
+    });
+  });
+  return io;
+}
+
+export type { Subscription };

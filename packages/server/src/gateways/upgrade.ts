@@ -1,0 +1,125 @@
+/**
+ * Routes WebSocket upgrades by path: native `/ws`, and the seed profiles. Socket.IO handles its
+ * own path. The token is checked before the upgrade completes; a refused client still gets a
+ * WebSocket close with a code it can act on (4001 / 4009), not a bare HTTP error.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CLOSE_CODES, isPulseError, PulseError } from '@pulse/protocol';
+import type { Hub } from '../hub/hub.js';
+import type { Authenticator } from '../auth/tokens.js';
+import { tokenFromRequest } from '../auth/tokens.js';
+import type { Principal } from '../auth/principal.js';
+import type { WsSession } from './ws-session.js';
+import { attachNative } from './native.js';
+import { attachContent } from './profiles/content.js';
+import { attachVowswap } from './profiles/vowswap.js';
+import type { MetricsPusher } from './profiles/knowton.js';
+import { isOriginAllowed } from '../http/origins.js';
+
+export type Route = 'native' | 'content' | 'vowswap' | 'knowton';
+
+export const ROUTES: Record<string, Route> = {
+  '/ws': 'native',
+  '/analytics': 'content',
+  '/api/websocket/analytics': 'vowswap',
+  '/ws/metrics': 'knowton',
+};
+
+export class UpgradeRouter {
+  readonly wss: WebSocketServer;
+  private heartbeat: NodeJS.Timeout;
+  private sessions = new Map<WebSocket, WsSession>();
+
+  constructor(
+    private hub: Hub,
+    private auth: Authenticator,
+    private metrics: MetricsPusher,
+  ) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: hub.config.MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: true });
+    // Ping every client; one that has not answered since the last round is gone.
+    this.heartbeat = setInterval(() => {
+      for (const ws of this.wss.clients) {
+        const w = ws as WebSocket & { isAlive?: boolean };
+        if (w.isAlive === false) {
+          w.terminate();
+          continue;
+        }
+        w.isAlive = false;
+        try {
+          w.ping();
+        } catch {
+          w.terminate();
+        }
+      }
+    }, hub.config.HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /** Attach to an HTTP server; `only` limits the paths (the extra 001 listener serves one). */
+  listen(server: HttpServer, only?: Route[]): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path.startsWith('/socket.io/')) return; // engine.io's own listener takes it
+      const route = ROUTES[path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path];
+      if (!route || (only && !only.includes(route))) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      if (!isOriginAllowed(this.hub.config.ALLOWED_ORIGINS, req.headers.origin)) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      socket.on('error', () => socket.destroy());
+      const token = tokenFromRequest(req.headers, req.url);
+      this.auth.authenticate(token).then(
+        (p) => this.wss.handleUpgrade(req, socket, head, (ws) => this.open(route, ws, p, req)),
+        (e: unknown) => {
+          const pe = isPulseError(e) ? e : new PulseError('UNAUTHORIZED');
+          this.hub.telemetry.errors.inc({ code: pe.code });
+          this.wss.handleUpgrade(req, socket, head, (ws) => {
+            ws.send(JSON.stringify({ type: 'error', code: pe.code, message: pe.message, error: pe.message }));
+            ws.close(pe.code === 'TOKEN_EXPIRED' ? CLOSE_CODES.TOKEN_EXPIRED : CLOSE_CODES.UNAUTHORIZED, pe.code);
+          });
+        },
+      );
+    });
+  }
+
+  private open(route: Route, ws: WebSocket, p: Principal, req: IncomingMessage): void {
+    const w = ws as WebSocket & { isAlive?: boolean };
+    w.isAlive = true;
+    ws.on('pong', () => (w.isAlive = true));
+    ws.on('error', () => ws.terminate());
+    const remote = req.socket.remoteAddress ?? '';
+    if (route === 'knowton') {
+      this.metrics.attach(ws);
+      return;
+    }
+    const s =
+      route === 'native' ? attachNative(this.hub, this.auth, ws, p, remote) : route === 'content' ? attachContent(this.hub, ws, p, remote) : attachVowswap(this.hub, ws, p, remote);
+    this.sessions.set(ws, s);
+    ws.on('close', () => {
+      this.sessions.delete(ws);
+      s.dispose();
+    });
+  }
+
+  clientCount(): number {
+    return this.wss.clients.size;
+  }
+
+  /** Tell every client the server is restarting (1012) so it reconnects and recovers. */
+  closeAll(): void {
+    clearInterval(this.heartbeat);
+    for (const ws of this.wss.clients) {
+      try {
+        ws.send(JSON.stringify({ type: 'closing', code: CLOSE_CODES.SERVICE_RESTART, reason: 'SERVER_SHUTDOWN' }));
+        ws.close(CLOSE_CODES.SERVICE_RESTART, 'SERVER_SHUTDOWN');
+      } catch {
+        ws.terminate();
+      }
+    }
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * A plain-WebSocket session. Its codec turns an envelope into a wire string (once per event and
+ * dialect, cached on the envelope); batching codecs put all queued events of a flush into one
+ * frame, the seed profiles send one message per event as their clients expect.
+ */
+import WebSocket from 'ws';
+import type { Hub } from '../hub/hub.js';
+import { Session } from '../hub/session.js';
+import type { Envelope, DialectId } from '../hub/envelope.js';
+import type { Principal } from '../auth/principal.js';
+import { CLOSE_CODES, type ErrorCode } from '@pulse/protocol';
+
+export interface WsCodec {
+  readonly name: string;
+  readonly dialect: DialectId;
+  /** The event's wire form, or '' when this dialect does not carry it. */
+  encode(env: Envelope): string;
+  /** Wrap many encoded events into one frame; absent: one frame per event. */
+  batch?(parts: string[]): string;
+}
+
+/** Largest frame a batching codec builds before starting another (bytes, approximately). */
+const MAX_BATCH_CHARS = 256 * 1024;
+
+export class WsSession extends Session {
+  readonly dialectName: string;
+  private tokenTimer: NodeJS.Timeout | null = null;
+  alive = true;
+
+  constructor(
+    private readonly hub: Hub,
+    readonly ws: WebSocket,
+    principal: Principal,
+    readonly codec: WsCodec,
+    readonly remote: string,
+  ) {
+    super(hub, principal);
+    this.dialectName = codec.name;
+    this.armTokenExpiry();
+  }
+
+  /** Close the connection when the token expires, unless it is renewed first. */
+  armTokenExpiry(): void {
+    if (this.tokenTimer) clearTimeout(this.tokenTimer);
+    this.tokenTimer = null;
+    const exp = this.principal.expiresAt;
+    if (exp === null) return;
+    const ms = Math.max(0, exp - Date.now());
+    // setTimeout caps at ~24.8 days; longer tokens are re-armed by the heartbeat.
+    if (ms > 2 ** 31 - 1) return;
+    this.tokenTimer = setTimeout(() => this.expire(), ms);
+    this.tokenTimer.unref();
+  }
+
+  private expire(): void {
+    this.sendControl(JSON.stringify({ type: 'error', code: 'TOKEN_EXPIRED', message: 'Token expired' }));
+    this.terminate(CLOSE_CODES.TOKEN_EXPIRED, 'TOKEN_EXPIRED');
+  }
+
+  /** Replies and errors bypass the event queue but keep the slow-consumer bound. */
+  sendControl(s: string): void {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(s);
+  }
+
+  flush(): void {
+    const q = this.queue;
+    this.queue = [];
+    this.queueSubs = [];
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN || q.length === 0) return;
+    const t = this.hub.telemetry;
+    if (this.ws.bufferedAmount > this.hub.config.MAX_BUFFERED_BYTES) {
+      t.dropped.inc({ reason: 'slow_consumer' }, q.length);
+      this.sendControl(JSON.stringify({ type: 'closing', code: CLOSE_CODES.SLOW_CONSUMER, reason: 'SLOW_CONSUMER' }));
+      this.terminate(CLOSE_CODES.SLOW_CONSUMER, 'SLOW_CONSUMER');
+      return;
+    }
+    const d = this.codec.dialect;
+    let frames = 0;
+    let events = 0;
+    if (this.codec.batch) {
+      let parts: string[] = [];
+      let size = 0;
+      for (let i = 0; i < q.length; i++) {
+        const env = q[i];
+        let s = env.enc[d];
+        if (s === undefined) s = env.enc[d] = this.codec.encode(env);
+        if (s === '') continue;
+        parts.push(s);
+        size += s.length;
+        events++;
+        if (size >= MAX_BATCH_CHARS) {
+          this.ws.send(this.codec.batch(parts));
+          frames++;
+          parts = [];
+          size = 0;
+        }
+      }
+      if (parts.length) {
+        this.ws.send(this.codec.batch(parts));
+        frames++;
+      }
+    } else {
+      for (let i = 0; i < q.length; i++) {
+        const env = q[i];
+        let s = env.enc[d];
+        if (s === undefined) s = env.enc[d] = this.codec.encode(env);
+        if (s === '') continue;
+        this.ws.send(s);
+        frames++;
+        events++;
+      }
+    }
+    if (events) t.delivered.inc({ dialect: this.dialectName }, events);
+    if (frames) t.frames.inc({ dialect: this.dialectName }, frames);
+  }
+
+  terminate(code: number, reason: ErrorCode | string): void {
+    if (this.tokenTimer) clearTimeout(this.tokenTimer);
+    this.hub.detach(this);
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      try {
+        this.ws.close(code, reason);
+      } catch {
+        this.ws.terminate();
+      }
+    }
+  }
+
+  dispose(): void {
+    if (this.tokenTimer) clearTimeout(this.tokenTimer);
+    this.hub.detach(this);
+  }
+}

@@ -1,0 +1,52 @@
+import type { PulseEvent } from '@pulse/protocol';
+
+/**
+ * An accepted event as it travels the hot path: the event, its data serialised once, and a
+ * slot per wire dialect for its encoding, filled on first use and shared by every subscriber.
+ */
+export interface Envelope {
+  event: PulseEvent;
+  dataJson: string;
+  acceptedAt: number;
+  /** Namespace of the channel, computed once. */
+  ns: string;
+  /** Node-local acceptance counter; lets a session skip an event it already queued. */
+  stamp: number;
+  durable: boolean;
+  /** Encodings by dialect id; '' means "this dialect does not carry this event". */
+  enc: Array<string | undefined>;
+}
+
+/** Dialect ids index `Envelope.enc`. */
+export const Dialect = {
+  NATIVE: 0,
+  SSE: 1,
+  SIO_CONTRACT: 2,
+  SIO_ROOM: 3,
+  CONTENT: 4,
+  VOWSWAP: 5,
+} as const;
+export type DialectId = (typeof Dialect)[keyof typeof Dialect];
+
+/** The native JSON of an event, built around the data JSON that was serialised at ingest. */
+export function encodeEventJson(env: Envelope): string {
+  const e = env.event;
+  let s =
+    '{"id":' + JSON.stringify(e.id) +
+    ',"channel":' + JSON.stringify(e.channel) +
+    ',"type":' + JSON.stringify(e.type) +
+    ',"ts":' + e.ts +
+    ',"offset":' + e.offset +
+    ',"epoch":' + JSON.stringify(e.epoch);
+  if (e.userId !== undefined) s += ',"userId":' + JSON.stringify(e.userId);
+  if (e.orgId !== undefined) s += ',"orgId":' + JSON.stringify(e.orgId);
+  if (e.txId !== undefined) s += ',"txId":' + JSON.stringify(e.txId);
+  if (e.blockHeight !== undefined) s += ',"blockHeight":' + e.blockHeight;
+  return s + ',"data":' + env.dataJson + '}';
+}
+
+export function nativeJson(env: Envelope): string {
+  let s = env.enc[Dialect.NATIVE];
+  if (s === undefined) s = env.enc[Dialect.NATIVE] = encodeEventJson(env);
+  return s;
+}

@@ -1,0 +1,503 @@
+/**
+ * The hub: one path for every event. validate → dedupe → offsets → group commit → ring →
+ * fan-out into session queues → sinks (metrics) → one flush per dirty session.
+ *
+ * Everything accepted during one event-loop turn is committed and delivered together, so an
+ * idle server sends at once and a busy one gathers many events into each frame on its own.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  PulseError,
+  namespaceOf,
+  isValidChannel,
+  isValidSubscriptionTarget,
+  type EventInput,
+  type IngestResult,
+  type PulseEvent,
+  type Position,
+  type ChannelStats,
+} from '@pulse/protocol';
+import type { Config, NamespacePolicy } from '../config.js';
+import type { Store, EventSink, StoreItem } from '../ports.js';
+import type { Telemetry } from '../telemetry.js';
+import type { Principal } from '../auth/principal.js';
+import { MemoryLog, type ChannelLog } from './log.js';
+import { SubscriptionIndex } from './subscriptions.js';
+import { Session, Subscription } from './session.js';
+import { normalizeEvent, type NormalizedInput } from './normalize.js';
+import { RecentIds } from './dedupe.js';
+import type { Envelope, DialectId } from './envelope.js';
+
+/**
+ * Runs at acceptance, before the event gets its offset; may add derived fields to `data`.
+ * `prepare` loads what `enrich` needs for a channel, returning null when it is ready already.
+ */
+export interface Enricher {
+  enrich(input: NormalizedInput): void;
+  prepare?(channel: string): Promise<void> | null;
+}
+
+export interface IngestOptions {
+  wait?: 'durable' | 'none';
+  source?: string;
+  principal?: Principal;
+}
+
+export interface SubscribeOptions {
+  types?: readonly string[] | null;
+  since?: Position | Record<string, Position>;
+  dialect: DialectId;
+  orgId?: string | null;
+  /** Skip the per-client limit (auto-joined rooms). */
+  system?: boolean;
+}
+
+export interface SubscribeResult {
+  channel: string;
+  types: string[] | null;
+  recovered?: boolean;
+  position?: Position;
+}
+
+export class Hub {
+  readonly log: MemoryLog;
+  readonly index = new SubscriptionIndex();
+  readonly sessions = new Set<Session>();
+  private readonly dedupe: RecentIds;
+  private sinks: EventSink[] = [];
+  private enrichers = new Map<string, Enricher>();
+  private accepted: Envelope[] = [];
+  private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private dirty: Session[] = [];
+  private scheduled = false;
+  private committing = false;
+  private stamp = 0;
+  private closed = false;
+  private readonly scheduleCycle = () => {
+    this.scheduled = false;
+    void this.cycle();
+  };
+
+  constructor(
+    readonly config: Config,
+    readonly store: Store,
+    readonly logger: Logger,
+    readonly telemetry: Telemetry,
+  ) {
+    this.log = new MemoryLog((ch) => this.policy(ch));
+    this.dedupe = new RecentIds(config.DEDUPE_CACHE_SIZE);
+  }
+
+  /** Load channel heads and recent ids so offsets continue and duplicates are caught after a restart. */
+  async init(): Promise<void> {
+    for (const h of await this.store.heads()) this.log.restore(h.channel, h.epoch, h.offset);
+    const ids = await this.store.recentIds(this.config.DEDUPE_CACHE_SIZE);
+    for (let i = ids.length - 1; i >= 0; i--) this.dedupe.add(ids[i]);
+  }
+
+  policy(channel: string): NamespacePolicy {
+    return this.config.namespaces[namespaceOf(channel)] ?? this.config.defaultPolicy;
+  }
+
+  addSink(s: EventSink): void {
+    this.sinks.push(s);
+  }
+
+  /** Register an enricher for a namespace (one per namespace). */
+  setEnricher(namespace: string, e: Enricher): void {
+    this.enrichers.set(namespace, e);
+  }
+
+  subscriptionCount(): number {
+    return this.index.size();
+  }
+
+  // ---- ingest ------------------------------------------------------------------------------
+
+  /**
+   * Accept a batch of untrusted items. One bad item never drops the good ones; a repeated id is
+   * neither stored nor delivered twice. With `wait: 'durable'` the promise resolves after the
+   * group commit that holds these events.
+   */
+  async ingest(items: readonly unknown[], opts: IngestOptions = {}): Promise<IngestResult> {
+    if (this.closed) throw new PulseError('SERVER_SHUTDOWN');
+    const now = Date.now();
+    const result: IngestResult = { accepted: 0, duplicates: 0, rejected: 0, events: [], duplicateItems: [], errors: [], durable: false };
+    const nopts = { now, maxFutureSkewMs: this.config.MAX_FUTURE_SKEW_MS, maxEventBytes: this.config.MAX_EVENT_BYTES };
+    let anyDurable = false;
+    const ok: Array<NormalizedInput | null> = new Array(items.length);
+    let waits: Promise<void>[] | null = null;
+    for (let i = 0; i < items.length; i++) {
+      const n = normalizeEvent(items[i], nopts);
+      if (!n.ok) {
+        ok[i] = null;
+        result.rejected++;
+        result.errors.push({ index: i, code: n.code, message: n.message });
+        this.telemetry.rejected.inc({ code: n.code });
+        continue;
+      }
+      ok[i] = n.value;
+      const en = this.enrichers.get(namespaceOf(n.value.channel));
+      const w = en?.prepare?.(n.value.channel);
+      if (w) (waits ??= []).push(w);
+    }
+    if (waits) await Promise.all(waits);
+    for (let i = 0; i < items.length; i++) {
+      const v = ok[i];
+      if (!v) continue;
+      if (v.id !== null) {
+        if (this.dedupe.has(v.id)) {
+          result.duplicates++;
+          result.duplicateItems.push({ index: i, id: v.id });
+          this.telemetry.duplicates.inc();
+          continue;
+        }
+        this.dedupe.add(v.id);
+      }
+      const env = this.accept(v, now);
+      if (env.durable) anyDurable = true;
+      result.accepted++;
+      result.events.push({ index: i, id: env.event.id, channel: env.event.channel, offset: env.event.offset, epoch: env.event.epoch });
+    }
+    if (result.accepted) this.telemetry.ingested.inc({ source: opts.source ?? 'api' }, result.accepted);
+    if (opts.wait === 'durable' && anyDurable) {
+      await this.nextCommit();
+      result.durable = true;
+    }
+    return result;
+  }
+
+  /** Trusted internal publish (metric snapshots, sources): same path, no validation beyond the channel. */
+  publish(input: EventInput): PulseEvent {
+    if (!isValidChannel(input.channel)) throw new PulseError('INVALID_CHANNEL');
+    const now = Date.now();
+    const dataJson = JSON.stringify(input.data ?? {});
+    const v: NormalizedInput = {
+      channel: input.channel,
+      type: input.type,
+      id: input.id ?? null,
+      ts: typeof input.ts === 'number' ? input.ts : now,
+      dataJson,
+      data: input.data ?? {},
+    };
+    if (input.userId) v.userId = input.userId;
+    if (input.orgId) v.orgId = input.orgId;
+    if (input.txId) v.txId = input.txId;
+    if (input.blockHeight !== undefined) v.blockHeight = input.blockHeight;
+    return this.accept(v, now).event;
+  }
+
+  private accept(v: NormalizedInput, now: number): Envelope {
+    const ns = namespaceOf(v.channel);
+    const en = this.enrichers.get(ns);
+    if (en) {
+      en.enrich(v);
+      v.dataJson = JSON.stringify(v.data);
+    }
+    const ch = this.log.open(v.channel);
+    const event: PulseEvent = { id: v.id ?? randomUUID(), channel: v.channel, type: v.type, ts: v.ts, data: v.data, offset: ch.next(), epoch: ch.epoch };
+    if (v.userId !== undefined) event.userId = v.userId;
+    if (v.orgId !== undefined) event.orgId = v.orgId;
+    if (v.txId !== undefined) event.txId = v.txId;
+    if (v.blockHeight !== undefined) event.blockHeight = v.blockHeight;
+    const env: Envelope = { event, dataJson: v.dataJson, acceptedAt: now, ns, stamp: ++this.stamp, durable: this.policy(v.channel).durable, enc: [] };
+    this.accepted.push(env);
+    this.schedule();
+    return env;
+  }
+
+  private schedule(): void {
+    if (!this.scheduled && !this.committing) {
+      this.scheduled = true;
+      setImmediate(this.scheduleCycle);
+    }
+  }
+
+  /** Resolves after the next commit (everything accepted before this call is then durable). */
+  private nextCommit(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private async cycle(): Promise<void> {
+    if (this.committing) return;
+    const batch = this.accepted;
+    const waiters = this.waiters;
+    if (batch.length === 0 && waiters.length === 0) {
+      this.flushDirty();
+      return;
+    }
+    this.accepted = [];
+    this.waiters = [];
+    this.committing = true;
+    let dups: Set<string>;
+    const t0 = performance.now();
+    try {
+      const items: StoreItem[] = [];
+      for (const env of batch) if (env.durable) items.push({ event: env.event, dataJson: env.dataJson, ingestedAt: env.acceptedAt });
+      if (items.length) this.store.enqueue(items);
+      dups = await this.store.commit();
+      if (items.length) this.telemetry.commitLatency.observe((performance.now() - t0) / 1000);
+    } catch (e) {
+      // Nothing of this batch is durable, so nothing of it is delivered: clients never see an
+      // event that could vanish. Producers waiting for durability get an error.
+      this.committing = false;
+      this.logger.error({ err: e, events: batch.length }, 'store commit failed; batch dropped');
+      this.telemetry.dropped.inc({ reason: 'commit_failed' }, batch.length);
+      const err = new PulseError('UNAVAILABLE', 'Store commit failed');
+      for (const w of waiters) w.reject(err);
+      if (this.accepted.length) this.schedule();
+      return;
+    }
+    this.committing = false;
+
+    const delivered: PulseEvent[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const env = batch[i];
+      if (dups.size && dups.has(env.event.id)) {
+        this.telemetry.duplicates.inc();
+        continue;
+      }
+      const ch = this.log.get(env.event.channel);
+      if (ch && ch.epoch === env.event.epoch) ch.push(env);
+      this.index.fanout(env);
+      if (env.durable) delivered.push(env.event);
+    }
+    if (delivered.length) {
+      for (const s of this.sinks) {
+        try {
+          s.onEvents(delivered);
+        } catch (e) {
+          this.logger.error({ err: e }, 'event sink failed');
+          this.telemetry.errors.inc({ code: 'INTERNAL' });
+        }
+      }
+    }
+    for (const w of waiters) w.resolve();
+    this.flushDirty();
+    if (batch.length) this.telemetry.fanoutLatency.observe((Date.now() - batch[0].acceptedAt) / 1000);
+    if (this.accepted.length || this.waiters.length) this.schedule();
+  }
+
+  markDirty(s: Session): void {
+    this.dirty.push(s);
+    // A recovery may queue events outside a cycle; make sure a flush follows.
+    if (!this.committing) this.schedule();
+  }
+
+  private flushDirty(): void {
+    const list = this.dirty;
+    if (list.length === 0) return;
+    this.dirty = [];
+    for (const s of list) {
+      s.dirty = false;
+      if (s.closed) continue;
+      try {
+        s.flush();
+      } catch (e) {
+        this.logger.warn({ err: e, session: s.id }, 'flush failed; closing session');
+        s.terminate(1011, 'INTERNAL');
+      }
+    }
+  }
+
+  // ---- sessions and subscriptions ------------------------------------------------------------
+
+  attach(s: Session): void {
+    this.sessions.add(s);
+  }
+
+  detach(s: Session): void {
+    if (!this.sessions.delete(s)) return;
+    s.closed = true;
+    for (const sub of s.subs.values()) this.index.remove(sub);
+    s.subs.clear();
+  }
+
+  /** May this principal read this channel (or pattern)? */
+  canSubscribe(p: Principal, target: string): boolean {
+    if (p.devBypass && !p.authenticated) return true;
+    if (p.role === 'admin') return true;
+    const ns = namespaceOf(target);
+    const policy = this.config.namespaces[ns] ?? this.config.defaultPolicy;
+    switch (policy.subscribe) {
+      case 'public':
+        return true;
+      case 'authenticated':
+        return p.authenticated || p.devBypass;
+      case 'owner': {
+        if (target.endsWith('*') || !target.includes(':')) return false;
+        const id = target.slice(ns.length + 1);
+        return (p.address !== null && id === p.address) || (p.userId !== null && id === p.userId);
+      }
+      case 'admin':
+        return false;
+    }
+  }
+
+  canPublish(p: Principal, channel: string): boolean {
+    if (p.devBypass && !p.authenticated) return true;
+    if (p.role === 'admin') return true;
+    const ns = namespaceOf(channel);
+    const policy = this.config.namespaces[ns] ?? this.config.defaultPolicy;
+    switch (policy.publish) {
+      case 'none':
+      case 'admin':
+        return false;
+      case 'authenticated':
+        return p.authenticated;
+      case 'owner': {
+        const id = channel.slice(ns.length + 1);
+        return (p.address !== null && id === p.address) || (p.userId !== null && id === p.userId);
+      }
+    }
+  }
+
+  /**
+   * Subscribe a session. With `since`, the missed events are queued before any live one, each
+   * exactly once; `recovered: false` says they are no longer all available. Live events that
+   * arrive while the store is read wait in the subscription's buffer and are merged by offset.
+   */
+  async subscribe(s: Session, target: string, o: SubscribeOptions): Promise<SubscribeResult> {
+    if (!isValidSubscriptionTarget(target)) throw new PulseError('INVALID_CHANNEL', `Invalid channel or pattern: ${String(target).slice(0, 64)}`);
+    if (!this.canSubscribe(s.principal, target)) throw new PulseError('FORBIDDEN', `Not allowed to subscribe to ${target}`);
+    const exact = target.includes(':') && !target.endsWith('*');
+    let positions: Array<[string, Position]> = [];
+    if (o.since !== undefined) {
+      if (exact) {
+        if (!isPosition(o.since)) throw new PulseError('INVALID_MESSAGE', 'since for a channel is {epoch, offset}');
+        positions = [[target, o.since]];
+      } else {
+        if (isPosition(o.since)) throw new PulseError('INVALID_MESSAGE', 'since for a pattern maps channels to {epoch, offset}');
+        positions = Object.entries(o.since).slice(0, 1000).filter(([c, p]) => isValidChannel(c) && isPosition(p));
+      }
+    }
+    const types = o.types && o.types.length ? [...o.types] : null;
+    const existing = s.subs.get(target);
+    if (existing) {
+      this.index.remove(existing);
+      s.subs.delete(target);
+    } else if (!o.system && this.userSubscriptionCount(s) >= this.config.MAX_SUBSCRIPTIONS_PER_CLIENT) {
+      throw new PulseError('MAX_SUBSCRIPTIONS', `Maximum ${this.config.MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client`);
+    }
+    const sub = new Subscription(s, target, types ? new Set(types) : null, o.dialect, o.orgId ?? null, o.system === true);
+    if (positions.length) sub.buffer = [];
+    const result: SubscribeResult = { channel: target, types };
+    if (exact) {
+      const ch = this.log.open(target);
+      result.position = { epoch: ch.epoch, offset: ch.committed };
+    }
+    s.subs.set(target, sub);
+    this.index.add(sub);
+    if (!positions.length) return result;
+
+    let recovered = true;
+    const last = new Map<string, number>();
+    for (const [channel, pos] of positions) {
+      if (!sub.matches(channel)) continue;
+      const m = await this.missed(channel, pos);
+      if (!m.recovered) recovered = false;
+      const envs = m.events.filter((e) => sub.accepts(e));
+      s.replay(envs, sub);
+      last.set(channel, m.events.length ? m.events[m.events.length - 1].event.offset : pos.offset);
+    }
+    const buffered = sub.buffer ?? [];
+    sub.buffer = null;
+    const rest = buffered.filter((env) => {
+      const l = last.get(env.event.channel);
+      return l === undefined || env.event.offset > l;
+    });
+    s.replay(rest, sub);
+    result.recovered = recovered;
+    return result;
+  }
+
+  /** The committed events of a channel after a position, and whether that is all of them. */
+  private async missed(channel: string, pos: Position): Promise<{ events: Envelope[]; recovered: boolean }> {
+    const ch = this.log.get(channel);
+    const policy = this.policy(channel);
+    if (!ch) return { events: [], recovered: pos.offset === 0 };
+    if (!policy.recoverable || ch.epoch !== pos.epoch || pos.offset > ch.committed) return { events: [], recovered: false };
+    const ring = ch.after(pos.offset, Date.now());
+    if (ring !== null) return { events: ring, recovered: true };
+    if (!policy.durable || ch.committed - pos.offset > this.config.RECOVERY_MAX_EVENTS) return { events: [], recovered: false };
+    try {
+      const rows = await this.store.readAfter(channel, pos.epoch, pos.offset, this.config.RECOVERY_MAX_EVENTS);
+      // The store keeps every delivered offset; a hole at the start means events were pruned.
+      const recovered = rows.length > 0 && rows[0].offset === pos.offset + 1;
+      return { events: rows.map((e) => this.envelopeFromStore(e)), recovered };
+    } catch (e) {
+      this.logger.warn({ err: e, channel }, 'recovery read failed');
+      return { events: [], recovered: false };
+    }
+  }
+
+  private envelopeFromStore(e: PulseEvent): Envelope {
+    return { event: e, dataJson: JSON.stringify(e.data), acceptedAt: Date.now(), ns: namespaceOf(e.channel), stamp: -1, durable: true, enc: [] };
+  }
+
+  private userSubscriptionCount(s: Session): number {
+    let n = 0;
+    for (const sub of s.subs.values()) if (!sub.system) n++;
+    return n;
+  }
+
+  unsubscribe(s: Session, target: string): void {
+    const sub = s.subs.get(target);
+    if (!sub) throw new PulseError('NOT_SUBSCRIBED', `Not subscribed to ${String(target).slice(0, 200)}`);
+    this.index.remove(sub);
+    s.subs.delete(target);
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  /** Events after a position (ascending), or the latest `limit`. */
+  async history(channel: string, o: { limit: number; since?: Position }): Promise<{ events: PulseEvent[]; position: Position | null; recovered?: boolean }> {
+    if (!isValidChannel(channel)) throw new PulseError('INVALID_CHANNEL');
+    const ch = this.log.get(channel);
+    const position = ch ? { epoch: ch.epoch, offset: ch.committed } : null;
+    if (!ch) return { events: [], position, ...(o.since ? { recovered: o.since.offset === 0 } : {}) };
+    const now = Date.now();
+    if (o.since) {
+      if (o.since.epoch !== ch.epoch || o.since.offset > ch.committed) return { events: [], position, recovered: false };
+      const ring = ch.after(o.since.offset, now);
+      if (ring !== null) return { events: ring.slice(0, o.limit).map((e) => e.event), position, recovered: true };
+      if (!this.policy(channel).durable) return { events: [], position, recovered: false };
+      const rows = await this.store.readAfter(channel, ch.epoch, o.since.offset, o.limit);
+      const recovered = rows.length > 0 && rows[0].offset === o.since.offset + 1;
+      return { events: rows, position, recovered };
+    }
+    const ring = ch.entries(now);
+    if (ring.length >= o.limit || !this.policy(channel).durable) return { events: ring.slice(-o.limit).map((e) => e.event), position };
+    const rows = await this.store.latest(channel, o.limit);
+    return { events: rows.filter((e) => e.epoch === ch.epoch), position };
+  }
+
+  async stats(channel: string): Promise<ChannelStats> {
+    if (!isValidChannel(channel)) throw new PulseError('INVALID_CHANNEL');
+    const st = await this.store.stats(channel);
+    const ch = this.log.get(channel);
+    if (ch) {
+      st.epoch = ch.epoch;
+      st.offset = ch.committed;
+    }
+    return st;
+  }
+
+  /** Stop accepting, commit what is pending, and deliver it. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    while (this.committing || this.accepted.length || this.waiters.length) {
+      if (!this.committing) await this.cycle();
+      else await new Promise((r) => setImmediate(r));
+    }
+    this.flushDirty();
+  }
+}
+
+function isPosition(v: unknown): v is Position {
+  return typeof v === 'object' && v !== null && typeof (v as Position).epoch === 'string' && typeof (v as Position).offset === 'number';
+}
