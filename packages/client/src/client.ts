@@ -475,14 +475,14 @@ export class PulseClient {
     return (await this.ws(body)) ?? this.api.publish(channel, type, data, opts.id);
   }
 
-  /** `GET /v1/metrics/:set`: the current snapshot of a metric set. */
-  metrics<T = Record<string, unknown>>(set: string): Promise<T> {
-    return this.api.metrics<T>(set);
+  /** `GET /v1/metrics/:set[?scope=]`: the current snapshot of a metric set (a `MetricSnapshot`). */
+  metrics<T = Record<string, unknown>>(set: string, scope?: string | null): Promise<T> {
+    return this.api.metrics<T>(set, scope);
   }
 
   /** Subscribes to a metric set's snapshot channel `metrics:<set>`. */
-  subscribeMetrics<T = Record<string, unknown>>(set: string, handler: (snapshot: T, event: PulseEvent) => void): Subscription {
-    return this.subscribe(`metrics:${set}`, {}, (ev) => handler(ev.data as T, ev as PulseEvent));
+  subscribeMetrics<T = Record<string, unknown>>(set: string, handler: (snapshot: T, event: PulseEvent) => void, scope?: string | null): Subscription {
+    return this.subscribe(scope ? `metrics:${set}:${scope}` : `metrics:${set}`, { types: ['snapshot'] }, (ev) => handler(ev.data as T, ev as PulseEvent));
   }
 }
 

@@ -57,7 +57,8 @@ export class HttpApi {
     return { id: dup?.id ?? id ?? '', channel, offset: -1, epoch: '', duplicate: true };
   }
 
-  metrics<T>(set: string): Promise<T> {
-    return this.get<T>(`/v1/metrics/${encodeURIComponent(set)}`);
+  metrics<T>(set: string, scope?: string | null): Promise<T> {
+    const q = scope ? `?scope=${encodeURIComponent(scope)}` : '';
+    return this.get<T>(`/v1/metrics/${encodeURIComponent(set)}${q}`);
   }
 }

@@ -203,6 +203,15 @@ export class SseTransport implements Transport {
       if (code === 'TOKEN_EXPIRED' || code === 'UNAUTHORIZED' || code === 'SERVER_SHUTDOWN') {
         this.abort?.abort();
         this.fail({ code: closeCodeForError(code), reason: message, errorCode: code, wasOpen: true });
+      } else if (typeof obj.channel === 'string' && this.waiters.has(obj.channel)) {
+        // A per-subscription refusal (FORBIDDEN, INVALID_CHANNEL, MAX_SUBSCRIPTIONS): fail that one only.
+        const list = this.waiters.get(obj.channel) ?? [];
+        this.waiters.delete(obj.channel);
+        this.specs.delete(obj.channel);
+        for (const w of list) {
+          this.o.env.timers.clearTimeout(w.timer);
+          w.reject(new PulseError(code, message));
+        }
       } else {
         this.o.handlers.onError(code, message);
       }

@@ -1,0 +1,187 @@
+/**
+ * @pulse/client against the real server: recovery across a restart, SSE / polling fallback and
+ * the switch back, token refresh on expiry.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { generateToken, type PulseServer } from '@pulse/server';
+import { PulseClient } from '../src/index.js';
+import type { WebSocketCtor } from '../src/env.js';
+import type { StateChange } from '../src/state.js';
+import { devServer, seq, tempDir, until } from './helpers.js';
+
+const WS = WebSocket as unknown as WebSocketCtor;
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function ingestN(server: PulseServer, channel: string, from: number, to: number): Promise<void> {
+  const r = await server.hub.ingest(seq(from, to).map((n) => ({ channel, type: 'trade', data: { n } })), { wait: 'durable' });
+  expect(r.accepted).toBe(to - from + 1);
+}
+
+describe('recovery across a server restart', () => {
+  it('events ingested while the client was away arrive once, in order, with recovered: true', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    let current = await devServer(tmp.dir);
+    let second: PulseServer | undefined;
+    cleanups.push(async () => {
+      await second?.close();
+    });
+    const client = new PulseClient({ url: () => current.url, WebSocket: WS, backoff: { minDelay: 20, maxDelay: 100 } });
+    cleanups.push(() => client.disconnect());
+    const changes: StateChange[] = [];
+    client.on('state', (c) => changes.push(c));
+    const exact: number[] = [];
+    const viaPattern: string[] = [];
+    const sub = client.subscribe('market:m1', { types: ['trade'] }, (e) => exact.push(e.data.n as number));
+    const infos: Array<boolean | undefined> = [];
+    sub.on('subscribed', (i) => infos.push(i.recovered));
+    client.subscribe('market:*', {}, (e) => viaPattern.push(`${e.channel}:${e.data.n as number}`));
+    client.connect();
+    await sub.ready;
+    expect(client.transportKind).toBe('websocket');
+
+    await ingestN(current, 'market:m1', 1, 10);
+    await until(() => exact.length === 10, '10 live events');
+
+    // Restart: the first server closes with 1012; events are ingested into the second before the
+    // client can reach it (its URL still points at the closed one).
+    const first = current;
+    await first.close();
+    await until(() => client.state === 'reconnecting', 'reconnecting');
+    second = await devServer(tmp.dir);
+    await ingestN(second, 'market:m1', 11, 20);
+    current = second;
+    await until(() => infos.length === 2, 'resubscription');
+    await ingestN(second, 'market:m1', 21, 25);
+    await until(() => exact.length >= 25, '25 events');
+
+    expect(exact).toEqual(seq(1, 25));
+    expect(infos).toEqual([undefined, true]);
+    expect(viaPattern.filter((s) => s.startsWith('market:m1:'))).toEqual(seq(1, 25).map((n) => `market:m1:${n}`));
+    expect(changes.some((c) => c.newState === 'reconnecting' && c.code === 'SERVER_SHUTDOWN')).toBe(true);
+    expect(client.state).toBe('connected');
+  });
+});
+
+describe('fallback transports', () => {
+  it('uses SSE when the WebSocket upgrade is refused, and switches back when it can', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    const server = await devServer(tmp.dir);
+    cleanups.push(() => server.close());
+    let refuse = true;
+    const client = new PulseClient({
+      url: server.url,
+      // An unknown path: the server answers the upgrade with 404, as a blocking proxy would.
+      wsUrl: () => (refuse ? `${server.wsUrl}/blocked` : `${server.wsUrl}/ws`),
+      WebSocket: WS,
+      upgradeProbeMs: 100,
+      backoff: { minDelay: 20, maxDelay: 100 },
+    });
+    cleanups.push(() => client.disconnect());
+    const got: number[] = [];
+    const sub = client.subscribe('orders:o1', {}, (e) => got.push(e.data.n as number));
+    client.connect();
+    await sub.ready;
+    expect(client.transportKind).toBe('sse');
+    await ingestN(server, 'orders:o1', 1, 20);
+    await until(() => got.length === 20, '20 events over SSE');
+
+    // Let the WebSocket through and keep publishing while the client switches.
+    refuse = false;
+    let n = 20;
+    while (client.transportKind !== 'websocket') {
+      n++;
+      await ingestN(server, 'orders:o1', n, n);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await ingestN(server, 'orders:o1', n + 1, n + 10);
+    await until(() => got.length === n + 10, 'all events after the switch');
+    expect(got).toEqual(seq(1, n + 10));
+    // history and stats work over either transport
+    const hist = await sub.history(5);
+    expect(hist.map((e) => e.data.n)).toEqual(seq(n + 6, n + 10));
+    expect((await sub.stats()).totalEvents).toBe(n + 10);
+  });
+
+  it('falls back to HTTP long-polling when neither WebSocket nor SSE is allowed', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    const server = await devServer(tmp.dir);
+    cleanups.push(() => server.close());
+    const client = new PulseClient({
+      url: server.url,
+      wsUrl: `${server.wsUrl}/blocked`,
+      transports: ['websocket', 'polling'],
+      WebSocket: WS,
+      pollWaitMs: 2000,
+      upgradeProbeMs: 60_000,
+    });
+    cleanups.push(() => client.disconnect());
+    await ingestN(server, 'orders:o2', 1, 3); // backlog before subscribing: not delivered
+    const got: number[] = [];
+    const sub = client.subscribe('orders:o2', {}, (e) => got.push(e.data.n as number));
+    client.connect();
+    await sub.ready;
+    expect(client.transportKind).toBe('polling');
+    await ingestN(server, 'orders:o2', 4, 8);
+    await until(() => got.length === 5, 'events over polling');
+    expect(got).toEqual(seq(4, 8));
+    const pub = await client.publish('orders:o2', 'trade', { n: 9 });
+    expect(pub.offset).toBe(9);
+    await until(() => got.length === 6, 'published event');
+    expect(got).toEqual(seq(4, 9));
+  });
+});
+
+describe('tokens', () => {
+  it('fetches a new token with getToken() when the old one expires, and recovers', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    const secret = 'test-secret-test-secret-test-secret';
+    const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: secret });
+    cleanups.push(() => server.close());
+    let calls = 0;
+    const getToken = async () => {
+      calls++;
+      // The first token lives one second; the next ones an hour.
+      return generateToken('user-1', null, 'user', { secret, expiresIn: calls === 1 ? '1s' : '1h' });
+    };
+    const client = new PulseClient({ url: server.url, WebSocket: WS, getToken, backoff: { minDelay: 20, maxDelay: 100 } });
+    cleanups.push(() => client.disconnect());
+    const changes: StateChange[] = [];
+    client.on('state', (c) => changes.push(c));
+    const got: number[] = [];
+    const sub = client.subscribe('market:t1', {}, (e) => got.push(e.data.n as number));
+    client.connect();
+    await sub.ready;
+    await ingestN(server, 'market:t1', 1, 3);
+    await until(() => got.length === 3, 'events before expiry');
+    await until(() => changes.some((c) => c.code === 'TOKEN_EXPIRED'), 'TOKEN_EXPIRED transition', 5000);
+    await ingestN(server, 'market:t1', 4, 6);
+    await until(() => client.state === 'connected' && got.length === 6, 'reconnected with a fresh token');
+    expect(got).toEqual(seq(1, 6));
+    expect(calls).toBe(2);
+    expect(changes.find((c) => c.code === 'TOKEN_EXPIRED')).toMatchObject({ oldState: 'connected', newState: 'reconnecting' });
+  });
+
+  it('fails with UNAUTHORIZED when the token is rejected and there is no getToken', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: 'right-secret-right-secret' });
+    cleanups.push(() => server.close());
+    const bad = await generateToken('u', null, 'user', { secret: 'wrong-secret-wrong-secret' });
+    const client = new PulseClient({ url: server.url, WebSocket: WS, token: bad });
+    cleanups.push(() => client.disconnect());
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    client.connect();
+    await until(() => client.state === 'failed', 'failed');
+    expect(client.getSnapshot().lastChange).toMatchObject({ newState: 'failed', code: 'UNAUTHORIZED' });
+    expect(errors).toContain('UNAUTHORIZED');
+  });
+});
