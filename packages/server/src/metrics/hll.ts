@@ -61,7 +61,8 @@ export class HyperLogLog {
     this.registers = registers ?? new Uint8Array(1 << p);
   }
 
-  add(key: string): void {
+  /** Returns whether a register changed. */
+  add(key: string): boolean {
     hash53(key);
     const p = this.p;
     const lo = HASH_OUT[0];
@@ -69,7 +70,9 @@ export class HyperLogLog {
     const idx = lo & ((1 << p) - 1);
     // Rank = leading zeros of the remaining 53 - p bits (hi: 21 bits, then lo >>> p) + 1.
     const rank = hi !== 0 ? Math.clz32(hi) - 10 : 21 - p + Math.clz32(lo >>> p) + 1;
-    if (rank > this.registers[idx]) this.registers[idx] = rank;
+    if (rank <= this.registers[idx]) return false;
+    this.registers[idx] = rank;
+    return true;
   }
 
   merge(other: HyperLogLog): void {
@@ -108,13 +111,16 @@ export class Distinct {
     private readonly precision: number,
   ) {}
 
-  add(key: string): void {
+  /** Returns whether the value may have changed the count. */
+  add(key: string): boolean {
     if (this.set) {
+      const n = this.set.size;
       this.set.add(key);
+      if (this.set.size === n) return false;
       if (this.set.size > this.exactLimit) this.toHll();
-    } else {
-      this.hll!.add(key);
+      return true;
     }
+    return this.hll!.add(key);
   }
 
   get exact(): boolean {
