@@ -91,6 +91,8 @@ export interface Leaderboard {
 
 export interface PlatformValues {
   transactions: EntityValue;
+  /** Sum of completed transaction amounts (`transactions.sumByStatus.completed`). */
+  revenue: number;
   revenueToday: number;
   revenueThisWeek: number;
   revenueThisMonth: number;

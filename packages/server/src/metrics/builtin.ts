@@ -27,6 +27,7 @@ function campaignSet(): SetDef {
       statusMap: { auction_created: 'open', auction_bid_placed: 'bidding', bid_placed: 'bidding', auction_finalized: 'finalized' },
       amount: ['data.amount', 'data.bidAmount'],
     },
+    activeBids: { kind: 'pick', metric: 'auctions', path: 'byStatus.bidding' },
   };
   for (const [suffix, path] of Object.entries(CAMPAIGN_DIMS)) {
     metrics[`impressionsBy${suffix}`] = { kind: 'count', where: { types: IMPRESSION }, by: path };
@@ -87,6 +88,7 @@ function platformSet(): SetDef {
         bucketStatus: 'completed',
         buckets: ['1h', '1d'],
       },
+      revenue: { kind: 'pick', metric: 'transactions', path: 'sumByStatus.completed' },
       revenueToday: { kind: 'period', metric: 'transactions', period: 'today' },
       revenueThisWeek: { kind: 'period', metric: 'transactions', period: 'week' },
       revenueThisMonth: { kind: 'period', metric: 'transactions', period: 'month' },

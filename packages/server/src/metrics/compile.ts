@@ -9,7 +9,7 @@ import { accessor, compileWhere, type Accessor, type Matcher } from './access.js
 import { Additive, DistinctMetric, Last, Stateful, TopK, type Env } from './state.js';
 import { Entity, Tally } from './entity.js';
 
-export type DerivedDef = Extract<MetricDef, { kind: 'ratio' | 'period' | 'peak' | 'score' | 'tier' | 'threshold' | 'topScopes' }>;
+export type DerivedDef = Extract<MetricDef, { kind: 'ratio' | 'period' | 'peak' | 'score' | 'tier' | 'threshold' | 'topScopes' | 'pick' }>;
 
 export class SetRuntime {
   readonly scopeGet: Accessor | null;

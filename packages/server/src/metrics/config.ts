@@ -81,6 +81,8 @@ export const metricSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('peak'), metric: metricName, over: duration }).strict(),
   z.object({ kind: z.literal('score'), weights: z.record(metricName, z.number()) }).strict(),
   z.object({ kind: z.literal('tier'), metric: metricName, tiers: z.record(z.string(), z.number()), below: z.string().optional() }).strict(),
+  /** One number out of another metric's value: `byStatus.completed`, `sumByStatus.completed`, `total`, or a key of a dimensioned metric. */
+  z.object({ kind: z.literal('pick'), metric: metricName, path: z.string().min(1).max(200) }).strict(),
   z.object({ kind: z.literal('threshold'), metric: metricName, min: z.number() }).strict(),
   /** Global snapshot: the top scopes by another metric (optionally only those ≥ min). */
   z.object({ kind: z.literal('topScopes'), metric: metricName, k: z.number().int().min(1).max(1000).optional(), min: z.number().optional() }).strict(),

@@ -80,6 +80,17 @@ export class ValueReader {
         const tierOf = (x: number): string => tiers.find(([, min]) => x >= min)?.[0] ?? d.below ?? 'none';
         return mapScalar(this.get(d.metric), tierOf);
       }
+      case 'pick': {
+        // Entity paths are two-level (`byStatus.completed`); a dimension key may itself contain dots.
+        const v = this.get(d.metric);
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) return 0;
+        const rec = v as unknown as Record<string, unknown>;
+        if (d.path in rec) return num(rec[d.path] as MetricValue) ?? 0;
+        const dot = d.path.indexOf('.');
+        const inner = dot > 0 ? rec[d.path.slice(0, dot)] : undefined;
+        const x = inner && typeof inner === 'object' ? (inner as Record<string, unknown>)[d.path.slice(dot + 1)] : undefined;
+        return typeof x === 'number' ? x : 0;
+      }
       case 'threshold':
         return mapScalar(this.get(d.metric), (x) => x >= d.min);
       case 'topScopes': {
