@@ -38,6 +38,8 @@ const envSchema = z.object({
   REDIS_URL: z.string().url().optional(),
   REDIS_TTL: int(1, 365 * 86400).default(3600),
   DATABASE_URL: z.string().optional(),
+  /** PostgreSQL schema holding Pulse's tables (lets several deployments or tests share a database). */
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier').default('pulse'),
   EVENT_HISTORY_LIMIT: int(0, 100_000).default(100),
   MAX_SUBSCRIPTIONS_PER_CLIENT: int(1, 100_000).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -13,6 +13,7 @@ import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { Telemetry } from './telemetry.js';
 import { openSqliteStore } from './store/sqlite.js';
+import { openPostgresStore } from './store/postgres.js';
 import { Hub } from './hub/hub.js';
 import { Authenticator } from './auth/tokens.js';
 import { UpgradeRouter } from './gateways/upgrade.js';
@@ -55,9 +56,12 @@ export interface PulseServer {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const version = (JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
-function openStore(config: Config): Store {
-  if (config.DATABASE_URL) {
-    throw new Error('DATABASE_URL is set but the PostgreSQL store driver is not available in this build; unset it to use the embedded SQLite store');
+/** The store named by config. An unknown or unreachable driver stops the start; nothing falls back. */
+async function openStore(config: Config): Promise<Store> {
+  const url = config.DATABASE_URL;
+  if (url) {
+    if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`DATABASE_URL must be a postgres:// or postgresql:// URL (got scheme ${url.split(':')[0]})`);
+    return openPostgresStore(url, { schema: config.DATABASE_SCHEMA });
   }
   return openSqliteStore(join(resolve(config.DATA_DIR), 'pulse.db'), { sync: config.STORE_SYNC });
 }
@@ -65,7 +69,7 @@ function openStore(config: Config): Store {
 export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> {
   const config = loadConfig(opts.env ?? process.env);
   const logger = opts.logger ?? createLogger(config);
-  const store = openStore(config);
+  const store = await openStore(config);
   let router: UpgradeRouter | null = null;
   let io: IOServer | null = null;
   const clients = () => (router?.clientCount() ?? 0) + (io?.engine.clientsCount ?? 0);

@@ -1,0 +1,15 @@
+/**
+ * Real Redis / PostgreSQL for tests. Without REDIS_URL / DATABASE_URL a developer run skips
+ * those tests and says so; CI sets PULSE_REQUIRE_SERVICES=1, and then a missing URL fails.
+ */
+export function serviceUrl(name: 'DATABASE_URL' | 'REDIS_URL'): string | null {
+  const url = process.env[name];
+  if (url) return url;
+  if (process.env.PULSE_REQUIRE_SERVICES === '1') throw new Error(`${name} is required in CI (PULSE_REQUIRE_SERVICES=1) but is not set`);
+  console.warn(`[pulse tests] ${name} is not set: skipping the tests that need it. Set ${name} to run them.`);
+  return null;
+}
+
+export function uniqueSchema(prefix = 'pulse_t'): string {
+  return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+}

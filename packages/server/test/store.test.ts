@@ -1,0 +1,153 @@
+/** One contract suite for every Store driver: SQLite file and real PostgreSQL. */
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { PulseEvent } from '@pulse/protocol';
+import { openSqliteStore, openPostgresStore, type Store } from '../src/index.js';
+import { tempDir, cleanup, start, NativeClient, ingest, waitFor } from './core-helpers.js';
+import { serviceUrl, uniqueSchema } from './services.js';
+
+const pgUrl = serviceUrl('DATABASE_URL');
+
+interface Driver {
+  name: string;
+  open(): Promise<{ store: Store; reopen(): Promise<Store>; dispose(): Promise<void> }>;
+}
+
+const drivers: Driver[] = [
+  {
+    name: 'sqlite',
+    async open() {
+      const dir = tempDir();
+      const path = join(dir, 'pulse.db');
+      return { store: openSqliteStore(path), reopen: async () => openSqliteStore(path), dispose: async () => cleanup(dir) };
+    },
+  },
+];
+if (pgUrl) {
+  drivers.push({
+    name: 'postgres',
+    async open() {
+      const schema = uniqueSchema();
+      return {
+        store: await openPostgresStore(pgUrl, { schema }),
+        reopen: () => openPostgresStore(pgUrl, { schema }),
+        dispose: async () => {
+          const c = new pg.Client({ connectionString: pgUrl });
+          await c.connect();
+          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await c.end();
+        },
+      };
+    },
+  });
+}
+
+function ev(channel: string, offset: number, extra: Partial<PulseEvent> = {}): PulseEvent {
+  return { id: `${channel}-${offset}`, channel, type: 't', ts: 1000 + offset, data: { n: offset }, offset, epoch: 'e1', ...extra };
+}
+const item = (e: PulseEvent, at = Date.now()) => ({ event: e, dataJson: JSON.stringify(e.data), ingestedAt: at });
+
+describe.each(drivers)('Store contract: $name', (driver) => {
+  let h: Awaited<ReturnType<Driver['open']>>;
+  let store: Store;
+  beforeEach(async () => {
+    h = await driver.open();
+    store = h.store;
+  });
+  afterEach(async () => {
+    await store.close();
+    await h.dispose();
+  });
+
+  it('group-commits, reports duplicates, and reads back in order', async () => {
+    store.enqueue([item(ev('a:1', 1)), item(ev('a:1', 2, { userId: 'u', orgId: 'o', txId: '0x1', blockHeight: 7 })), item(ev('b:1', 1))]);
+    expect(store.pending()).toBe(3);
+    expect([...(await store.commit())]).toEqual([]);
+    expect(store.pending()).toBe(0);
+    store.enqueue([item({ ...ev('a:1', 3), id: 'a:1-1' }), item(ev('a:1', 4))]);
+    expect([...(await store.commit())]).toEqual(['a:1-1']);
+    const after = await store.readAfter('a:1', 'e1', 0, 10);
+    expect(after.map((e) => e.offset)).toEqual([1, 2, 4]);
+    expect(after[1]).toEqual(ev('a:1', 2, { userId: 'u', orgId: 'o', txId: '0x1', blockHeight: 7 }));
+    expect((await store.readAfter('a:1', 'e1', 2, 10)).map((e) => e.offset)).toEqual([4]);
+    expect((await store.readAfter('a:1', 'other', 0, 10)).length).toBe(0);
+    expect((await store.latest('a:1', 2)).map((e) => e.offset)).toEqual([2, 4]);
+  });
+
+  it('keeps heads (including offsets of dropped duplicates), stats, ids and meta across a reopen', async () => {
+    store.enqueue([item(ev('c:1', 1)), item({ ...ev('c:1', 2), type: 'u' }), item(ev('c:2', 1))]);
+    await store.commit();
+    store.enqueue([item({ ...ev('c:1', 3), id: 'c:1-1' })]);
+    await store.commit();
+    await store.setMeta('k', 'v1');
+    await store.setMeta('k', 'v2');
+    await store.close();
+    store = await h.reopen();
+    const heads = (await store.heads()).sort((x, y) => x.channel.localeCompare(y.channel));
+    expect(heads).toEqual([
+      { channel: 'c:1', epoch: 'e1', offset: 3 },
+      { channel: 'c:2', epoch: 'e1', offset: 1 },
+    ]);
+    const st = await store.stats('c:1');
+    expect(st).toMatchObject({ totalEvents: 2, eventsByType: { t: 1, u: 1 }, epoch: 'e1', offset: 3 });
+    expect(await store.has('c:1-2')).toBe(true);
+    expect(await store.has('nope')).toBe(false);
+    expect(await store.recentIds(2)).toEqual(['c:2-1', 'c:1-2']);
+    expect(await store.getMeta('k')).toBe('v2');
+    expect(await store.getMeta('missing')).toBeNull();
+  });
+
+  it('scans in acceptance order, finds the latest matching event, and prunes by namespace and age', async () => {
+    store.enqueue([
+      item({ ...ev('content:9', 1), data: { field: 'views', value: 1 } }, 100),
+      item({ ...ev('content:9', 2), data: { field: 'likes', value: 1 } }, 100),
+      item({ ...ev('content:9', 3), data: { field: 'views', value: 2 } }, 5000),
+      item(ev('market:1', 1), 100),
+    ]);
+    await store.commit();
+    const all = await store.scan(0, 10);
+    expect(all.map((s) => s.event.id)).toEqual(['content:9-1', 'content:9-2', 'content:9-3', 'market:1-1']);
+    expect((await store.scan(all[1].seq, 1)).map((s) => s.event.id)).toEqual(['content:9-3']);
+    expect((await store.latestMatching('content:9', 'field', 'views'))?.data).toEqual({ field: 'views', value: 2 });
+    expect(await store.latestMatching('content:9', 'field', 'shares')).toBeNull();
+    expect(await store.prune('content', 1000)).toBe(2);
+    expect((await store.scan(0, 10)).map((s) => s.event.id)).toEqual(['content:9-3', 'market:1-1']);
+  });
+});
+
+describe.skipIf(!pgUrl)('Pulse on PostgreSQL', () => {
+  it('recovers across a restart with DATABASE_URL', async () => {
+    const schema = uniqueSchema();
+    const env = { DATABASE_URL: pgUrl!, DATABASE_SCHEMA: schema };
+    let pulse = await start(env);
+    try {
+      const a = await NativeClient.open(pulse.wsUrl);
+      await a.result({ op: 'subscribe', channel: 'market:pg' });
+      await ingest(pulse.url, [{ channel: 'market:pg', type: 't', data: { i: 1 } }]);
+      await waitFor(() => a.events.length === 1, 'one');
+      const pos = a.events[0];
+      const port = pulse.port;
+      await pulse.close();
+      pulse = await start(env, { port, dir: pulse.dir });
+      await ingest(pulse.url, [2, 3].map((i) => ({ channel: 'market:pg', type: 't', data: { i } })), '?wait=durable');
+      const b = await NativeClient.open(pulse.wsUrl);
+      const r = await b.result({ op: 'subscribe', channel: 'market:pg', since: { epoch: pos.epoch, offset: pos.offset } });
+      expect(r.recovered).toBe(true);
+      await waitFor(() => b.events.length === 2, 'two');
+      expect(b.events.map((e) => e.offset)).toEqual([2, 3]);
+      b.close();
+    } finally {
+      await pulse.close();
+      const c = new pg.Client({ connectionString: pgUrl! });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+      cleanup(pulse.dir);
+    }
+  });
+
+  it('stops the start with a clear message when PostgreSQL is unreachable', async () => {
+    await expect(start({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/none' })).rejects.toThrow(/unreachable/);
+  });
+});
