@@ -9,3 +9,4 @@ export type { WebSocketLike, WebSocketCtor, FetchLike, Timers } from './env.js';
 export { wsClient, type SharedClient } from './singleton.js';
 export { PulseError, type ErrorCode } from '@pulse/protocol/errors';
 export type { PulseEvent, Position } from '@pulse/protocol/types';
+export { matches, channelId, namespaceOf, isPattern, isValidChannel, isValidSubscriptionTarget } from '@pulse/protocol/channel';
