@@ -18,7 +18,19 @@ const trigger = z.object({
   clientId: z.string().min(1).max(128).optional(),
 });
 
-export function registerSeedRoutes(app: FastifyInstance, ctx: HttpContext, status: { simulationRunning: () => boolean; contentClients: () => number }): void {
+/** Open seed-001 connections (on `/analytics` and on ANALYTICS_WS_PORT), counted when asked. */
+function contentClients(ctx: HttpContext): number {
+  let n = 0;
+  for (const s of ctx.hub.sessions) if (s.dialectName === 'content') n++;
+  return n;
+}
+
+export function registerSeedRoutes(
+  app: FastifyInstance,
+  ctx: HttpContext,
+  // `contentClients` is no longer read: the count comes from the hub's live sessions.
+  status: { simulationRunning: () => boolean; contentClients?: () => number },
+): void {
   app.post('/api/analytics/trigger-update', async (req) => {
     const p = await principalOf(ctx, req);
     const b = parseQuery(trigger, req.body);
@@ -39,6 +51,6 @@ export function registerSeedRoutes(app: FastifyInstance, ctx: HttpContext, statu
 
   app.get('/api/analytics/trigger-update', async (req) => {
     await principalOf(ctx, req);
-    return { status: { simulationRunning: status.simulationRunning(), connectedClients: status.contentClients(), timestamp: Date.now() } };
+    return { status: { simulationRunning: status.simulationRunning(), connectedClients: contentClients(ctx), timestamp: Date.now() } };
   });
 }
