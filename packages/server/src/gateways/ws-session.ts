@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import type { Hub } from '../hub/hub.js';
 import { Session } from '../hub/session.js';
 import type { Envelope, DialectId } from '../hub/envelope.js';
+import { FrameCache } from '../hub/frame-cache.js';
 import type { Principal } from '../auth/principal.js';
 import { CLOSE_CODES, type ErrorCode } from '@pulse/protocol';
 
@@ -21,6 +22,9 @@ export interface WsCodec {
 
 /** Largest frame a batching codec builds before starting another (bytes, approximately). */
 const MAX_BATCH_CHARS = 256 * 1024;
+const TEXT = { binary: false } as const;
+/** Marks an event this dialect does not carry. */
+const EMPTY = Buffer.alloc(0);
 
 export class WsSession extends Session {
   readonly dialectName: string;
@@ -78,35 +82,45 @@ export class WsSession extends Session {
     const d = this.codec.dialect;
     let frames = 0;
     let events = 0;
-    if (this.codec.batch) {
-      let parts: string[] = [];
-      let size = 0;
-      for (let i = 0; i < q.length; i++) {
-        const env = q[i];
-        let s = env.enc[d];
-        if (s === undefined) s = env.enc[d] = this.codec.encode(env);
-        if (s === '') continue;
-        parts.push(s);
-        size += s.length;
-        events++;
-        if (size >= MAX_BATCH_CHARS) {
-          this.ws.send(this.codec.batch(parts));
-          frames++;
-          parts = [];
-          size = 0;
+    const batch = this.codec.batch;
+    if (batch) {
+      const cache = this.hub.frames;
+      const key = FrameCache.key(d, q);
+      let out = cache.get(key, d, q);
+      if (out === null) {
+        out = [];
+        let parts: string[] = [];
+        let size = 0;
+        for (let i = 0; i < q.length; i++) {
+          const env = q[i];
+          let s = env.enc[d];
+          if (s === undefined) s = env.enc[d] = this.codec.encode(env);
+          if (s === '') continue;
+          parts.push(s);
+          size += s.length;
+          if (size >= MAX_BATCH_CHARS) {
+            out.push(Buffer.from(batch(parts)));
+            parts = [];
+            size = 0;
+          }
         }
+        if (parts.length) out.push(Buffer.from(batch(parts)));
+        cache.set(key, d, q, out);
       }
-      if (parts.length) {
-        this.ws.send(this.codec.batch(parts));
-        frames++;
-      }
+      for (const b of out) this.ws.send(b, TEXT);
+      frames = out.length;
+      events = q.length;
     } else {
       for (let i = 0; i < q.length; i++) {
         const env = q[i];
-        let s = env.enc[d];
-        if (s === undefined) s = env.enc[d] = this.codec.encode(env);
-        if (s === '') continue;
-        this.ws.send(s);
+        let b = env.bufs?.[d];
+        if (b === undefined) {
+          const s = this.codec.encode(env);
+          b = s === '' ? EMPTY : Buffer.from(s);
+          (env.bufs ??= [])[d] = b;
+        }
+        if (b === EMPTY) continue;
+        this.ws.send(b, TEXT);
         frames++;
         events++;
       }

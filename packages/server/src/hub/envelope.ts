@@ -15,6 +15,8 @@ export interface Envelope {
   durable: boolean;
   /** Encodings by dialect id; '' means "this dialect does not carry this event". */
   enc: Array<string | undefined>;
+  /** UTF-8 frames by dialect, for dialects that send one frame per event. */
+  bufs?: Array<Buffer | undefined>;
 }
 
 /** Dialect ids index `Envelope.enc`. */

@@ -27,6 +27,7 @@ import { SubscriptionIndex } from './subscriptions.js';
 import { Session, Subscription } from './session.js';
 import { normalizeEvent, type NormalizedInput } from './normalize.js';
 import { RecentIds } from './dedupe.js';
+import { FrameCache } from './frame-cache.js';
 import type { Envelope, DialectId } from './envelope.js';
 
 /**
@@ -64,6 +65,8 @@ export class Hub {
   readonly log: MemoryLog;
   readonly index = new SubscriptionIndex();
   readonly sessions = new Set<Session>();
+  /** Frames built during the current flush, shared by connections with identical queues. */
+  readonly frames = new FrameCache();
   private readonly dedupe: RecentIds;
   private sinks: EventSink[] = [];
   private enrichers = new Map<string, Enricher>();
@@ -302,6 +305,7 @@ export class Hub {
         s.terminate(1011, 'INTERNAL');
       }
     }
+    this.frames.clear();
   }
 
   // ---- sessions and subscriptions ------------------------------------------------------------
