@@ -1,0 +1,119 @@
+/** Command-line options of `npm run bench`; `--quick` shrinks everything to about a minute. */
+import { ALL_PEERS, type PeerName } from './peers.js';
+
+export type ScenarioName = 'S1' | 'S2' | 'S3' | 'S4' | 'S5';
+export const ALL_SCENARIOS: ScenarioName[] = ['S1', 'S2', 'S3', 'S4', 'S5'];
+
+export interface BenchConfig {
+  quick: boolean;
+  peers: PeerName[];
+  scenarios: ScenarioName[];
+  /** Seconds each publish-rate step lasts. */
+  stepSec: number;
+  /** The latency bound of the step search. */
+  p99LimitMs: number;
+  /** Rate ladder multipliers within a decade (1-2-5, or 1-3 in quick mode). */
+  ladder: number[];
+  maxSteps: number;
+  probes: number;
+  sinkWorkers: number;
+  padBytes: number;
+  s1Subscribers: number;
+  s1StartRate: number;
+  s2Channels: number;
+  s2PerChannel: number;
+  s2StartRate: number;
+  s3StartRate: number;
+  s4Connections: number;
+  s5Clients: number;
+  s5Channels: number;
+  s5Rate: number;
+  /** Profile the Pulse server with --cpu-prof and print its top functions. */
+  profile: boolean;
+  /** Also profile the other peers. */
+  profileAll: boolean;
+}
+
+const HELP = `usage: npm run bench -- [options]
+  --quick                 small client counts, 1 s steps (about a minute)
+  --peers=a,b             ${ALL_PEERS.join(',')} (default: all)
+  --scenarios=S1,S3       ${ALL_SCENARIOS.join(',')} (default: all)
+  --step=<sec>            seconds per rate step
+  --s1-subs=<n>           S1 subscribers on the one channel (5000)
+  --s2-channels=<n> --s2-per-channel=<n>   S2 shape (1000 x 5)
+  --s4-conns=<n>          S4 idle connections (10000)
+  --s5-clients=<n> --s5-channels=<n> --s5-rate=<ev/s>   S5 shape (5000 over 50 channels at 1000 ev/s)
+  --probes=<n>            decoding probe clients per fan-out scenario (20)
+  --sink-workers=<n>      sink processes (2)
+  --pad=<bytes>           padding in each event's data (64)
+  --profile               write a CPU profile of the Pulse server per scenario and print its top functions
+  --profile-all           profile every peer
+`;
+
+export function parseArgs(argv: string[]): BenchConfig {
+  const flags = new Map<string, string>();
+  for (const a of argv) {
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(HELP);
+      process.exit(0);
+    }
+    const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`unknown argument ${a}\n${HELP}`);
+    flags.set(m[1], m[2] ?? 'true');
+  }
+  const quick = flags.get('quick') === 'true';
+  const num = (name: string, full: number, q: number): number => {
+    const v = flags.get(name);
+    if (v === undefined) return quick ? q : full;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+    return n;
+  };
+  const list = <T extends string>(name: string, all: T[]): T[] => {
+    const v = flags.get(name);
+    if (!v) return all;
+    const items = v.split(',').map((s) => s.trim()) as T[];
+    for (const i of items) if (!all.includes(i)) throw new Error(`--${name}: unknown ${i}; choose from ${all.join(',')}`);
+    return items;
+  };
+  const known = new Set(['quick', 'peers', 'scenarios', 'step', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all']);
+  for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${HELP}`);
+  return {
+    quick,
+    peers: list('peers', ALL_PEERS),
+    scenarios: list('scenarios', ALL_SCENARIOS),
+    stepSec: num('step', 4, 1),
+    p99LimitMs: 100,
+    ladder: quick ? [1, 3] : [1, 2, 5],
+    maxSteps: quick ? 6 : 12,
+    probes: num('probes', 20, 10),
+    sinkWorkers: num('sink-workers', 2, 1),
+    padBytes: num('pad', 64, 64),
+    s1Subscribers: num('s1-subs', 5000, 500),
+    s1StartRate: quick ? 30 : 10,
+    s2Channels: num('s2-channels', 1000, 100),
+    s2PerChannel: num('s2-per-channel', 5, 5),
+    s2StartRate: quick ? 1000 : 1000,
+    s3StartRate: quick ? 3000 : 1000,
+    s4Connections: num('s4-conns', 10000, 1000),
+    s5Clients: num('s5-clients', 5000, 500),
+    s5Channels: num('s5-channels', 50, 10),
+    s5Rate: num('s5-rate', 1000, 500),
+    profile: flags.get('profile') === 'true' || flags.get('profile-all') === 'true',
+    profileAll: flags.get('profile-all') === 'true',
+  };
+}
+
+/** The rate ladder: start, then the ladder's multipliers decade by decade. */
+export function rateLadder(start: number, ladder: number[], maxSteps: number): number[] {
+  const out: number[] = [];
+  let decade = 10 ** Math.floor(Math.log10(start));
+  while (out.length < maxSteps) {
+    for (const m of ladder) {
+      const r = m * decade;
+      if (r >= start && out.length < maxSteps) out.push(r);
+    }
+    decade *= 10;
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * A fleet of client worker processes for one peer: lays clients out over channels, opens them,
+ * and aggregates their counters.
+ */
+import { clientWorker, type Child } from './children.js';
+import { merge, summarize, type LatencySummary } from './histogram.js';
+import type { ClientKind, Dialect, OpenResult, ReconnectResult, WorkerStats } from './messages.js';
+
+export interface FleetStats {
+  frames: number;
+  bytes: number;
+  events: number;
+  gaps: number;
+  duplicates: number;
+  latency: LatencySummary;
+  open: number;
+  closedUnexpectedly: number;
+  closeCodes: Record<string, number>;
+  errors: number;
+  lastSeq: Array<{ channel: string; seq: number }>;
+}
+
+export interface SetupResult {
+  opened: number;
+  failed: number;
+  ms: number;
+  perSec: number;
+  firstError: string | null;
+}
+
+interface Group {
+  worker: Child;
+  kind: ClientKind;
+  channels: string[];
+}
+
+export class Fleet {
+  private readonly groups: Group[] = [];
+
+  /**
+   * `total` clients, client k on channel k % channels.length; the first `probes` of them are
+   * decoding probes (one process), the rest sinks (or `restKind`) split over `sinkWorkers` processes.
+   */
+  constructor(channels: string[], total: number, probes: number, sinkWorkers: number, restKind: ClientKind = 'sink') {
+    const p = Math.min(probes, total);
+    if (p > 0) this.groups.push({ worker: clientWorker('probes'), kind: 'probe', channels: Array.from({ length: p }, (_, k) => channels[k % channels.length]) });
+    const rest = total - p;
+    const per = Math.ceil(rest / sinkWorkers);
+    for (let w = 0; w < sinkWorkers && w * per < rest; w++) {
+      const from = p + w * per;
+      const to = Math.min(p + rest, from + per);
+      this.groups.push({ worker: clientWorker(`${restKind}s-${w}`), kind: restKind, channels: Array.from({ length: to - from }, (_, i) => channels[(from + i) % channels.length]) });
+    }
+  }
+
+  async open(url: string, dialect: Dialect, concurrency = 100): Promise<SetupResult> {
+    const results = await Promise.all(
+      this.groups.map((g) => g.worker.request<OpenResult>({ cmd: 'open', url, dialect, kind: g.kind, count: g.channels.length, channels: g.channels, concurrency })),
+    );
+    const opened = results.reduce((s, r) => s + r.opened, 0);
+    const ms = Math.max(...results.map((r) => r.ms));
+    return { opened, failed: results.reduce((s, r) => s + r.failed, 0), ms: Math.round(ms), perSec: Math.round((opened / ms) * 1000), firstError: results.find((r) => r.firstError)?.firstError ?? null };
+  }
+
+  get processes(): Array<{ name: string; pid: number }> {
+    return this.groups.map((g) => ({ name: g.worker.name, pid: g.worker.pid }));
+  }
+
+  async reset(): Promise<void> {
+    await Promise.all(this.groups.map((g) => g.worker.request({ cmd: 'reset' })));
+  }
+
+  async stats(): Promise<FleetStats> {
+    const all = await Promise.all(this.groups.map((g) => g.worker.request<WorkerStats>({ cmd: 'stats' })));
+    const closeCodes: Record<string, number> = {};
+    for (const s of all) for (const [k, v] of Object.entries(s.closeCodes)) closeCodes[k] = (closeCodes[k] ?? 0) + v;
+    const sum = (f: (s: WorkerStats) => number): number => all.reduce((a, s) => a + f(s), 0);
+    return {
+      frames: sum((s) => s.frames),
+      bytes: sum((s) => s.bytes),
+      events: sum((s) => s.events),
+      gaps: sum((s) => s.gaps),
+      duplicates: sum((s) => s.duplicates),
+      latency: summarize(merge(all.map((s) => s.histogram))),
+      open: sum((s) => s.open),
+      closedUnexpectedly: sum((s) => s.closedUnexpectedly),
+      closeCodes,
+      errors: sum((s) => s.errors),
+      lastSeq: all.flatMap((s) => s.lastSeq),
+    };
+  }
+
+  async drop(): Promise<void> {
+    await Promise.all(this.groups.map((g) => g.worker.request({ cmd: 'drop' })));
+  }
+
+  async reconnect(targets: Record<string, number>, timeoutMs: number): Promise<ReconnectResult> {
+    const all = await Promise.all(this.groups.map((g) => g.worker.request<ReconnectResult>({ cmd: 'reconnect', targets, timeoutMs })));
+    return {
+      recovered: all.reduce((s, r) => s + r.recovered, 0),
+      notRecovered: all.reduce((s, r) => s + r.notRecovered, 0),
+      failed: all.reduce((s, r) => s + r.failed, 0),
+      caughtUp: all.reduce((s, r) => s + r.caughtUp, 0),
+      ms: Math.round(Math.max(...all.map((r) => r.ms))),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.groups.map((g) => g.worker.exit()));
+  }
+}

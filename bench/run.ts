@@ -1,0 +1,114 @@
+/**
+ * `npm run bench [-- --quick] [options]`: runs the scenarios against Pulse and its peers, one
+ * server process at a time, prints Markdown tables and writes JSON to bench/results/.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs, type ScenarioName } from './lib/config.js';
+import { BENCH, PEERS, ROOT, startPeer, type PeerDef, type RunningPeer } from './lib/peers.js';
+import { topFunctions, type HotFunction } from './lib/profile.js';
+import { renderTables } from './lib/report.js';
+import { runFanout, runIdle, runIngest, runRecovery, type ScenarioResult } from './lib/scenarios.js';
+
+// Node cannot raise its own fd limit; re-run once under a shell that raises the soft limit to the
+// hard one, which every worker then inherits (S4 holds 10,000 sockets).
+if (process.env.PULSE_BENCH_FDS !== 'raised') {
+  const r = spawnSync('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, PULSE_BENCH_FDS: 'raised' },
+  });
+  process.exit(r.status ?? 1);
+}
+
+const cfg = parseArgs(process.argv.slice(2));
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const resultsDir = path.join(BENCH, 'results');
+const logDir = path.join(resultsDir, 'logs', stamp);
+const profDir = path.join(resultsDir, 'profiles', stamp);
+const log = (s: string): void => void process.stdout.write(`${s}\n`);
+
+const fdLimit = Number(spawnSync('sh', ['-c', 'ulimit -n']).stdout.toString().trim());
+const machine = {
+  date: new Date().toISOString(),
+  nproc: os.cpus().length,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  memGB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  fdLimit,
+  loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
+};
+log(`pulse bench ${cfg.quick ? '(quick) ' : ''}on ${machine.nproc} × ${machine.cpu}, node ${machine.node}, fd limit ${fdLimit}, load ${machine.loadavg.join(' ')}`);
+const needFds = Math.max(cfg.s4Connections, cfg.s1Subscribers, cfg.s2Channels * cfg.s2PerChannel, cfg.s5Clients) / cfg.sinkWorkers + 1000;
+if (fdLimit < needFds) log(`warning: fd limit ${fdLimit} may be too low for ${Math.round(needFds)} sockets per worker`);
+
+const pulseAvailable = existsSync(path.join(ROOT, 'packages/server/src/main.ts'));
+
+function applicable(s: ScenarioName, p: PeerDef): string | null {
+  if (p.name === 'pulse' && !pulseAvailable) return 'packages/server/src/main.ts not present yet';
+  if (s === 'S3' && !p.durable) return null; // no durable ingest: not run, not listed
+  if (s === 'S5' && !p.recovery) return null; // no `since` recovery
+  return 'run';
+}
+
+const results: ScenarioResult[] = [];
+const profiles: Array<{ tag: string; top: HotFunction[] }> = [];
+
+for (const scenario of cfg.scenarios) {
+  for (const name of cfg.peers) {
+    const def = PEERS[name];
+    const why = applicable(scenario, def);
+    if (why === null) continue;
+    const shapeHint = scenario;
+    if (why !== 'run') {
+      results.push({ scenario, peer: name, shape: shapeHint, skipped: why });
+      log(`${scenario} ${def.label}: skipped (${why})`);
+      continue;
+    }
+    log(`${scenario} ${def.label}`);
+    const tag = `${scenario}-${name}`;
+    const profiled = cfg.profile && (name === 'pulse' || cfg.profileAll);
+    let peer: RunningPeer | null = null;
+    try {
+      peer = await startPeer(def, { logDir, tag, cpuProfDir: profiled ? profDir : undefined });
+      const r =
+        scenario === 'S1' || scenario === 'S2'
+          ? await runFanout(cfg, scenario, peer, log)
+          : scenario === 'S3'
+            ? await runIngest(cfg, peer, log)
+            : scenario === 'S4'
+              ? await runIdle(cfg, peer, log)
+              : await runRecovery(cfg, peer, log);
+      if (r.error) log(`  error: ${r.error}`);
+      results.push(r);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      log(`  error: ${msg}`);
+      results.push({ scenario, peer: name, shape: shapeHint, error: msg });
+    } finally {
+      await peer?.stop();
+    }
+    const profFile = path.join(profDir, `${tag}.cpuprofile`);
+    if (profiled && existsSync(profFile)) {
+      const top = topFunctions(profFile, ROOT, 15);
+      profiles.push({ tag, top });
+      log(`  profile ${path.relative(ROOT, profFile)} — top self time:`);
+      for (const f of top) log(`    ${String(f.selfPct).padStart(5)}%  ${f.name}  ${f.where}`);
+    } else if (profiled) log(`  no profile written (the server did not exit cleanly on SIGTERM?)`);
+  }
+}
+
+const tables = renderTables(results);
+log('');
+log(tables);
+mkdirSync(resultsDir, { recursive: true });
+const json = { machine, config: cfg, results, profiles };
+const file = path.join(resultsDir, `${stamp}${cfg.quick ? '-quick' : ''}.json`);
+writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+writeFileSync(
+  path.join(resultsDir, 'latest.md'),
+  `Run ${machine.date} on ${machine.nproc} × ${machine.cpu}, ${machine.memGB} GB, node ${machine.node}${cfg.quick ? ' (--quick)' : ''}; load average at start ${machine.loadavg.join(' ')}\n\n${tables}\n`,
+);
+log(`results: ${path.relative(ROOT, file)}`);
