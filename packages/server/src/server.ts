@@ -26,6 +26,8 @@ import { registerChannels } from './http/channels.js';
 import { registerSse } from './http/sse.js';
 import { registerOps } from './http/ops.js';
 import { registerSeedRoutes } from './http/seed-routes.js';
+import { registerDashboard } from './http/dashboard.js';
+import { attachSimulator } from './sources/simulate.js';
 import { isOriginAllowed } from './http/origins.js';
 import type { HttpContext } from './http/context.js';
 import type { Store } from './ports.js';
@@ -116,6 +118,8 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   registerOps(app, ctx, { services: () => ({ redis: false, stacksWebSocket: false, store: store.kind }) });
   registerSeedRoutes(app, ctx, { simulationRunning: () => config.SIMULATE, contentClients: () => contentSessions });
   for (const s of hub.sessions) if (s.dialectName === 'content') contentSessions++;
+  await registerDashboard(app);
+  attachSimulator(app, hub, config, logger.child({ part: 'simulate' }));
 
   await app.ready();
   router = new UpgradeRouter(hub, auth, pusher);
