@@ -480,6 +480,16 @@ export class PulseClient {
     return this.api.metrics<T>(set, scope);
   }
 
+  /** `GET /v1/series`: a metric's time buckets (a `MetricSeries`). */
+  series<T = Record<string, unknown>>(query: Record<string, string | number | undefined>): Promise<T> {
+    return this.api.query<T>('/v1/series', query);
+  }
+
+  /** `GET /v1/leaderboard`: a ranked metric (a `Leaderboard`). */
+  leaderboard<T = Record<string, unknown>>(query: Record<string, string | number | undefined>): Promise<T> {
+    return this.api.query<T>('/v1/leaderboard', query);
+  }
+
   /** Subscribes to a metric set's snapshot channel `metrics:<set>`. */
   subscribeMetrics<T = Record<string, unknown>>(set: string, handler: (snapshot: T, event: PulseEvent) => void, scope?: string | null): Subscription {
     return this.subscribe(scope ? `metrics:${set}:${scope}` : `metrics:${set}`, { types: ['snapshot'] }, (ev) => handler(ev.data as T, ev as PulseEvent));

@@ -57,6 +57,12 @@ export class HttpApi {
     return { id: dup?.id ?? id ?? '', channel, offset: -1, epoch: '', duplicate: true };
   }
 
+  query<T>(path: string, query: Record<string, string | number | undefined>): Promise<T> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
+    return this.get<T>(`${path}?${q.toString()}`);
+  }
+
   metrics<T>(set: string, scope?: string | null): Promise<T> {
     const q = scope ? `?scope=${encodeURIComponent(scope)}` : '';
     return this.get<T>(`/v1/metrics/${encodeURIComponent(set)}${q}`);

@@ -22,3 +22,4 @@ export {
   type UseAnalyticsWebSocketResult,
   type UseRealtimeMetricsResult,
 } from './seeds.js';
+export * from './components/index.js';

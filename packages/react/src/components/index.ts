@@ -1,0 +1,10 @@
+export { ConnectionIndicator } from './ConnectionIndicator.js';
+export { LiveCampaignMetrics, type LiveCampaignMetricsProps } from './LiveCampaignMetrics.js';
+export { RealTimeChart, type RealTimeChartProps } from './RealTimeChart.js';
+export { Chart, type ChartProps, type ChartPoint } from './Chart.js';
+export { LiveBiddingInterface, type LiveBiddingInterfaceProps } from './LiveBiddingInterface.js';
+export { RealTimeLeaderboard, type RealTimeLeaderboardProps } from './RealTimeLeaderboard.js';
+export { ActivityFeed, type ActivityFeedProps } from './ActivityFeed.js';
+export { PulseToaster, notify } from './toasts.js';
+export { LiveRevenueCounter, ActiveUsersDisplay, TransactionMetrics, ContentPerformance } from './platform.js';
+export { useThrottled, useAnimatedNumber } from './util.js';
