@@ -81,6 +81,9 @@ export function classifyClose(code: number): { code: TransitionCode; retry: bool
       return { code: 'SERVER_SHUTDOWN', retry: true, refreshToken: false };
     case 4008:
       return { code: 'SLOW_CONSUMER', retry: true, refreshToken: false };
+    case 4000:
+      // The client's own close after two silent heartbeats (see WebSocketTransport).
+      return { code: 'HEARTBEAT_TIMEOUT', retry: true, refreshToken: false };
     case 4009:
       return { code: 'TOKEN_EXPIRED', retry: true, refreshToken: true };
     case 4001:
