@@ -152,6 +152,45 @@ describe('seed 001 content analytics over plain WebSocket', () => {
     expect(b.ofType('analytics_update').map((m) => [m.organizationId, m.field])).toEqual([['org-B', 'shares']]);
   });
 
+  it('client-level scoping: an update for client X does not reach a subscriber scoped to client Y', async () => {
+    const s = await server();
+    const x = await subscriber(s, { contentIds: ['c-1'], organizationId: 'org-1', clientId: 'client-X' });
+    const y = await subscriber(s, { contentIds: ['c-1'], organizationId: 'org-1', clientId: 'client-Y' });
+    const all = await subscriber(s, { contentIds: ['c-1'], organizationId: 'org-1' });
+    await trigger(s, { contentId: 'c-1', field: 'views', organizationId: 'org-1', clientId: 'client-X' });
+    await trigger(s, { contentId: 'c-1', field: 'likes', organizationId: 'org-1' });
+    await trigger(s, { contentId: 'c-1', field: 'shares', organizationId: 'org-1', clientId: 'client-Y' });
+    for (const c of [x, y, all]) await drained(c);
+    const seen = (c: WsCollector) => c.ofType('analytics_update').map((m) => [m.field, m.clientId ?? null]);
+    // Updates without a client go to every client of the organisation.
+    expect(seen(x)).toEqual([
+      ['views', 'client-X'],
+      ['likes', null],
+    ]);
+    expect(seen(y)).toEqual([
+      ['likes', null],
+      ['shares', 'client-Y'],
+    ]);
+    // A subscriber without a client scope sees the whole organisation.
+    expect(seen(all)).toEqual([
+      ['views', 'client-X'],
+      ['likes', null],
+      ['shares', 'client-Y'],
+    ]);
+  });
+
+  it('a new subscribe replaces the set of contents', async () => {
+    const s = await server();
+    const c = await subscriber(s, { contentIds: ['content-1', 'content-2'] });
+    const sub = await c.request({ type: 'subscribe', contentIds: ['content-3'] }, (m) => m.type === 'subscribed');
+    expect(sub.contentIds).toEqual(['content-3']);
+    await trigger(s, { contentId: 'content-1', field: 'views' });
+    await trigger(s, { contentId: 'content-3', field: 'views' });
+    await c.nextOfType('analytics_update', (m) => m.contentId === 'content-3');
+    await drained(c);
+    expect(c.ofType('analytics_update').map((m) => m.contentId)).toEqual(['content-3']);
+  });
+
   it("a token's organization wins: naming another one in subscribe is refused", async () => {
     const s = await server({}, 'jwt');
     const token = await tokenFor('u-1', null, 'user', { organizationId: 'org-A' });
