@@ -3,12 +3,13 @@
  * server process at a time, prints Markdown tables and writes JSON to bench/results/.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ScenarioName } from './lib/config.js';
 import { BENCH, PEERS, ROOT, startPeer, type PeerDef, type RunningPeer } from './lib/peers.js';
-import { topFunctions, type HotFunction } from './lib/profile.js';
+import { summarize, type ProfileSummary } from './lib/profile.js';
+import { snapshotPulse } from './lib/snapshot.js';
 import { renderTables } from './lib/report.js';
 import { runFanout, runIdle, runIngest, runRecovery, type ScenarioResult } from './lib/scenarios.js';
 
@@ -43,7 +44,15 @@ log(`pulse bench ${cfg.quick ? '(quick) ' : ''}on ${machine.nproc} × ${machine.
 const needFds = Math.max(cfg.s4Connections, cfg.s1Subscribers, cfg.s2Channels * cfg.s2PerChannel, cfg.s5Clients) / cfg.sinkWorkers + 1000;
 if (fdLimit < needFds) log(`warning: fd limit ${fdLimit} may be too low for ${Math.round(needFds)} sockets per worker`);
 
-const pulseAvailable = existsSync(path.join(ROOT, 'packages/server/src/main.ts'));
+let pulseDir = ROOT;
+let pulseVersion = 'working tree';
+if (cfg.pulseRef) {
+  const snap = snapshotPulse(ROOT, cfg.pulseRef);
+  pulseDir = snap.dir;
+  pulseVersion = `commit ${snap.commit}`;
+}
+log(`Pulse under test: ${pulseVersion}${cfg.pulseRef ? ` (${pulseDir})` : ''}`);
+const pulseAvailable = existsSync(path.join(pulseDir, 'packages/server/src/main.ts'));
 
 function applicable(s: ScenarioName, p: PeerDef): string | null {
   if (p.name === 'pulse' && !pulseAvailable) return 'packages/server/src/main.ts not present yet';
@@ -53,7 +62,7 @@ function applicable(s: ScenarioName, p: PeerDef): string | null {
 }
 
 const results: ScenarioResult[] = [];
-const profiles: Array<{ tag: string; top: HotFunction[] }> = [];
+const profiles: Array<{ tag: string; file: string } & ProfileSummary> = [];
 
 for (const scenario of cfg.scenarios) {
   for (const name of cfg.peers) {
@@ -71,7 +80,9 @@ for (const scenario of cfg.scenarios) {
     const profiled = cfg.profile && (name === 'pulse' || cfg.profileAll);
     let peer: RunningPeer | null = null;
     try {
-      peer = await startPeer(def, { logDir, tag, cpuProfDir: profiled ? profDir : undefined });
+      peer = await startPeer(def, { logDir, tag, pulseDir, profile: profiled });
+      // Profile the load only: start once the server is up, stop before it is torn down.
+      await peer.profiler?.start();
       const r =
         scenario === 'S1' || scenario === 'S2'
           ? await runFanout(cfg, scenario, peer, log)
@@ -82,6 +93,17 @@ for (const scenario of cfg.scenarios) {
               : await runRecovery(cfg, peer, log);
       if (r.error) log(`  error: ${r.error}`);
       results.push(r);
+      if (peer.profiler) {
+        const profile = await peer.profiler.stop();
+        mkdirSync(profDir, { recursive: true });
+        const profFile = path.join(profDir, `${tag}.cpuprofile`);
+        writeFileSync(profFile, JSON.stringify(profile));
+        const prof = summarize(profile as Parameters<typeof summarize>[0], pulseDir, 15);
+        profiles.push({ tag, file: path.relative(ROOT, profFile), ...prof });
+        log(`  profile ${path.relative(ROOT, profFile)} (open in Chrome DevTools or speedscope): busy ${prof.busyPct}% of samples; top self time, % of busy:`);
+        for (const f of prof.functions) log(`    ${String(f.selfPct).padStart(5)}%  ${f.name}  ${f.where}`);
+        log(`  by file: ${prof.files.map((f) => `${f.file} ${f.selfPct}%`).join(', ')}`);
+      }
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       log(`  error: ${msg}`);
@@ -89,13 +111,6 @@ for (const scenario of cfg.scenarios) {
     } finally {
       await peer?.stop();
     }
-    const profFile = path.join(profDir, `${tag}.cpuprofile`);
-    if (profiled && existsSync(profFile)) {
-      const top = topFunctions(profFile, ROOT, 15);
-      profiles.push({ tag, top });
-      log(`  profile ${path.relative(ROOT, profFile)} — top self time:`);
-      for (const f of top) log(`    ${String(f.selfPct).padStart(5)}%  ${f.name}  ${f.where}`);
-    } else if (profiled) log(`  no profile written (the server did not exit cleanly on SIGTERM?)`);
   }
 }
 
@@ -103,12 +118,13 @@ const tables = renderTables(results);
 log('');
 log(tables);
 mkdirSync(resultsDir, { recursive: true });
-const json = { machine, config: cfg, results, profiles };
+const json = { machine, pulse: pulseVersion, config: cfg, results, profiles };
 const file = path.join(resultsDir, `${stamp}${cfg.quick ? '-quick' : ''}.json`);
 writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
 writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
 writeFileSync(
   path.join(resultsDir, 'latest.md'),
-  `Run ${machine.date} on ${machine.nproc} × ${machine.cpu}, ${machine.memGB} GB, node ${machine.node}${cfg.quick ? ' (--quick)' : ''}; load average at start ${machine.loadavg.join(' ')}\n\n${tables}\n`,
+  `Run ${machine.date} on ${machine.nproc} × ${machine.cpu}, ${machine.memGB} GB, node ${machine.node}${cfg.quick ? ' (--quick)' : ''}; Pulse ${pulseVersion}; load average at start ${machine.loadavg.join(' ')}\n\n${tables}\n`,
 );
 log(`results: ${path.relative(ROOT, file)}`);
+if (cfg.pulseRef) rmSync(pulseDir, { recursive: true, force: true });

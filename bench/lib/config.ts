@@ -32,6 +32,8 @@ export interface BenchConfig {
   profile: boolean;
   /** Also profile the other peers. */
   profileAll: boolean;
+  /** Benchmark this commit of Pulse (exported to a temp dir) instead of the working tree. */
+  pulseRef: string | null;
 }
 
 const HELP = `usage: npm run bench -- [options]
@@ -46,8 +48,9 @@ const HELP = `usage: npm run bench -- [options]
   --probes=<n>            decoding probe clients per fan-out scenario (20)
   --sink-workers=<n>      sink processes (2)
   --pad=<bytes>           padding in each event's data (64)
-  --profile               write a CPU profile of the Pulse server per scenario and print its top functions
+  --profile               CPU-profile the Pulse server during each scenario's load (V8 inspector) and print its top functions
   --profile-all           profile every peer
+  --pulse-ref=<commit>    benchmark a committed Pulse (git archive to a temp dir), not the working tree
 `;
 
 export function parseArgs(argv: string[]): BenchConfig {
@@ -76,7 +79,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     for (const i of items) if (!all.includes(i)) throw new Error(`--${name}: unknown ${i}; choose from ${all.join(',')}`);
     return items;
   };
-  const known = new Set(['quick', 'peers', 'scenarios', 'step', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all']);
+  const known = new Set(['quick', 'peers', 'scenarios', 'step', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${HELP}`);
   return {
     quick,
@@ -101,6 +104,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     s5Rate: num('s5-rate', 1000, 500),
     profile: flags.get('profile') === 'true' || flags.get('profile-all') === 'true',
     profileAll: flags.get('profile-all') === 'true',
+    pulseRef: flags.get('pulse-ref') ?? null,
   };
 }
 

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dialect, PublishTarget } from './messages.js';
+import { InspectorProfiler, inspectorUrl } from './inspector.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BENCH = path.join(ROOT, 'bench');
@@ -68,6 +69,8 @@ export interface RunningPeer {
   pid: number;
   port: number;
   logFile: string;
+  /** Present when started with `profile`: the V8 profiler of the server process. */
+  profiler: InspectorProfiler | null;
   stop(): Promise<void>;
 }
 
@@ -106,8 +109,10 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 export interface StartOptions {
-  /** Write a V8 CPU profile of the server into this directory. */
-  cpuProfDir?: string;
+  /** Where Pulse's sources are (the repository, or a `--pulse-ref` snapshot). */
+  pulseDir?: string;
+  /** Open the V8 inspector on loopback so the orchestrator can profile the load. */
+  profile?: boolean;
   logDir: string;
   tag: string;
 }
@@ -116,10 +121,12 @@ export async function startPeer(def: PeerDef, opts: StartOptions): Promise<Runni
   const port = await freeTcpPort();
   const env: Record<string, string> = { ...(process.env as Record<string, string>), PORT: String(port) };
   let script: string;
+  let cwd = ROOT;
   let dataDir: string | null = null;
   switch (def.name) {
     case 'pulse':
       script = 'packages/server/src/main.ts';
+      cwd = opts.pulseDir ?? ROOT;
       dataDir = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-'));
       Object.assign(env, { NODE_ENV: 'development', SKIP_AUTH: 'true', DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
       break;
@@ -138,21 +145,23 @@ export async function startPeer(def: PeerDef, opts: StartOptions): Promise<Runni
       break;
   }
   const nodeArgs = ['--import', 'tsx'];
-  if (opts.cpuProfDir) {
-    mkdirSync(opts.cpuProfDir, { recursive: true });
-    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir, '--cpu-prof-name', `${opts.tag}.cpuprofile`);
-  }
+  if (opts.profile) nodeArgs.push('--inspect=127.0.0.1:0');
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, `${opts.tag}.log`);
   const log = createWriteStream(logFile);
   // Through a shell only to raise the soft fd limit to the hard one: 10,000 sockets need it.
   const child: ChildProcess = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...nodeArgs, script], {
-    cwd: ROOT,
+    cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
+  let stderrHead = '';
+  const onErr = (b: Buffer): void => {
+    if (stderrHead.length < 4096) stderrHead += b.toString();
+  };
+  child.stderr?.on('data', onErr);
   let exitInfo: string | null = null;
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
@@ -169,16 +178,24 @@ export async function startPeer(def: PeerDef, opts: StartOptions): Promise<Runni
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  let profiler: InspectorProfiler | null = null;
+  if (opts.profile) {
+    const url = inspectorUrl(stderrHead);
+    if (!url) throw new Error(`${def.name}: no inspector URL on stderr; see ${logFile}`);
+    profiler = await InspectorProfiler.connect(url);
+  }
+  child.stderr?.off('data', onErr);
   return {
+    profiler,
     def,
     pid: child.pid ?? -1,
     port,
     logFile,
     async stop() {
+      profiler?.close();
       if (!exitInfo) {
         child.kill('SIGTERM');
-        // A CPU profile is written at exit and can take a few seconds for a long run.
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         await exited;
         clearTimeout(timer);
       }
