@@ -13,6 +13,7 @@ import { classifyClose, StateMachine, TRANSITION_FROM_ERROR, ERROR_FROM_TRANSITI
 import { ChannelSub, Subscription, type EventHandler, type SubscribedInfo } from './subscription.js';
 import type { CloseInfo, Transport, TransportHandlers, TransportKind } from './transport.js';
 import { WebSocketTransport, type RequestBody } from './ws-transport.js';
+import { jwtExpiry } from './token.js';
 
 export interface PulseClientOptions {
   /** Server base URL (`http://host:3002`). A function is read on every connect (tests, failover). */
@@ -26,6 +27,12 @@ export interface PulseClientOptions {
   transports?: TransportKind[];
   backoff?: Partial<BackoffOptions>;
   requestTimeoutMs?: number;
+  /**
+   * With `getToken`, renew the token this long before its `exp` over the open WebSocket (native
+   * `auth`), so the connection is never dropped for expiry. `false`: renew only after the server
+   * closes with `TOKEN_EXPIRED`.
+   */
+  renewBeforeMs?: number | false;
   /** While on SSE or polling, how often to try the WebSocket again, ms. */
   upgradeProbeMs?: number;
   pollWaitMs?: number;
@@ -48,6 +55,8 @@ interface ClientEvents {
   transport: TransportKind;
   subscribed: SubscribedInfo;
   error: PulseError;
+  /** The token was renewed in place over the WebSocket; `expiresAt` in ms (server's view). */
+  tokenRenewed: { expiresAt: number | null };
 }
 
 type Snapshot = { state: ConnectionState; transport: TransportKind | null; lastChange: StateChange | null };
@@ -75,6 +84,7 @@ export class PulseClient {
   private transport: Transport | undefined;
   private probe: WebSocketTransport | undefined;
   private probeTimer: unknown;
+  private renewTimer: unknown;
   private reconnectTimer: unknown;
   private attempt = 0;
   /** Bumped by connect/disconnect so callbacks of an abandoned attempt are ignored. */
@@ -155,6 +165,7 @@ export class PulseClient {
     this.generation++;
     this.env.timers.clearTimeout(this.reconnectTimer);
     this.env.timers.clearTimeout(this.probeTimer);
+    this.env.timers.clearTimeout(this.renewTimer);
     this.reconnectTimer = undefined;
     this.probeTimer = undefined;
     this.transport?.close();
@@ -232,6 +243,37 @@ export class PulseClient {
     this.connectedWaiters.clear();
     for (const cs of this.channelSubs.values()) this.sendSubscribe(t, cs);
     this.scheduleProbe();
+    this.scheduleRenewal();
+  }
+
+  /** Renews the token before it expires, over the open WebSocket (fallback transports reconnect instead). */
+  private scheduleRenewal(): void {
+    this.env.timers.clearTimeout(this.renewTimer);
+    const t = this.transport;
+    const lead = this.opts.renewBeforeMs ?? 30_000;
+    if (lead === false || !(t instanceof WebSocketTransport) || !this.opts.getToken || !this.cachedToken) return;
+    const exp = jwtExpiry(this.cachedToken);
+    // Unknown expiry, or a token already inside the renewal window: the 4009 path handles it.
+    if (exp === null || exp - this.env.timers.now() <= lead) return;
+    const gen = this.generation;
+    this.renewTimer = this.env.timers.setTimeout(() => void this.renew(gen, t), exp - this.env.timers.now() - lead);
+  }
+
+  private async renew(gen: number, t: WebSocketTransport): Promise<void> {
+    const live = () => gen === this.generation && t === this.transport;
+    try {
+      const token = await this.opts.getToken!();
+      if (!live()) return;
+      const r = await t.request({ op: 'auth', token });
+      if (!live()) return;
+      this.cachedToken = token;
+      this.emitter.emit('tokenRenewed', { expiresAt: r.expiresAt });
+      this.scheduleRenewal();
+    } catch (err) {
+      // Not fatal: when the old token expires the server closes with 4009 and the client
+      // reconnects with a fresh one. Reported so it is visible.
+      if (live()) this.emitError(err instanceof PulseError ? err : new PulseError('UNAUTHORIZED', `token renewal failed: ${String(err)}`));
+    }
   }
 
   private onClose(t: Transport, info: CloseInfo, index: number): void {
@@ -244,6 +286,7 @@ export class PulseClient {
     this.transport = undefined;
     this.setTransportKind(null);
     this.env.timers.clearTimeout(this.probeTimer);
+    this.env.timers.clearTimeout(this.renewTimer);
     const cls = classifyClose(info.code);
     const code: TransitionCode = info.errorCode && info.errorCode in TRANSITION_FROM_ERROR ? TRANSITION_FROM_ERROR[info.errorCode]! : cls.code;
     const refresh = cls.refreshToken || code === 'TOKEN_EXPIRED' || code === 'UNAUTHORIZED';
@@ -332,6 +375,7 @@ export class PulseClient {
     // Subscribe on the new transport before closing the old one: the overlap is deduped, a gap would not be.
     for (const cs of this.channelSubs.values()) this.sendSubscribe(t, cs);
     old?.close();
+    this.scheduleRenewal();
   }
 
   private onServerError(t: Transport, code: ErrorCode, message: string): void {

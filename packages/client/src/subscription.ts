@@ -99,7 +99,8 @@ export class Subscription<D = Record<string, unknown>> {
 
   private exactChannel(channel: string | undefined): string {
     const ch = channel ?? this.target;
-    if (isPattern(ch) || (channel !== undefined && !matches(this.target, channel))) {
+    // A bare namespace (`analytics`) is a channel of its own as well as the parent of `analytics:*`.
+    if (ch.endsWith('*') || (channel !== undefined && !matches(this.target, channel))) {
       throw new PulseError('INVALID_CHANNEL', `history/stats need an exact channel covered by ${this.target}`);
     }
     return ch;

@@ -4,6 +4,7 @@ import { backoffDelay, BACKOFF_ADSTACK, BACKOFF_KNOWTON, type BackoffOptions } f
 import { canTransition, classifyClose, StateMachine, type StateChange } from '../src/state.js';
 import { PositionTracker } from '../src/positions.js';
 import { SseParser, type SseMessage } from '../src/sse-parser.js';
+import { jwtExpiry } from '../src/token.js';
 
 describe('backoffDelay', () => {
   it('seed 003: 1, 2, 4, 8, 16 s without jitter', () => {
@@ -132,5 +133,17 @@ describe('SseParser', () => {
         expect(out).toEqual(expected);
       }),
     );
+  });
+});
+
+describe('jwtExpiry', () => {
+  it('reads exp from a JWT payload (base64url) and returns null for anything else', () => {
+    const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    expect(jwtExpiry(`${enc({ alg: 'HS256' })}.${enc({ exp: 1700000000, sub: 'ü~?' })}.sig`)).toBe(1_700_000_000_000);
+    expect(jwtExpiry(`${enc({})}.${enc({ sub: 'x' })}.sig`)).toBeNull();
+    fc.assert(fc.property(fc.string(), (s) => {
+      const r = jwtExpiry(s);
+      expect(r === null || Number.isFinite(r)).toBe(true);
+    }));
   });
 });

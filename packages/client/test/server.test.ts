@@ -148,8 +148,8 @@ describe('tokens', () => {
     let calls = 0;
     const getToken = async () => {
       calls++;
-      // The first token lives one second; the next ones an hour.
-      return generateToken('user-1', null, 'user', { secret, expiresIn: calls === 1 ? '1s' : '1h' });
+      // The first token lives one to two seconds (exp has whole-second precision); the next ones an hour.
+      return generateToken('user-1', null, 'user', { secret, expiresIn: calls === 1 ? '2s' : '1h' });
     };
     const client = new PulseClient({ url: server.url, WebSocket: WS, getToken, backoff: { minDelay: 20, maxDelay: 100 } });
     cleanups.push(() => client.disconnect());
@@ -167,6 +167,38 @@ describe('tokens', () => {
     expect(got).toEqual(seq(1, 6));
     expect(calls).toBe(2);
     expect(changes.find((c) => c.code === 'TOKEN_EXPIRED')).toMatchObject({ oldState: 'connected', newState: 'reconnecting' });
+  });
+
+  it('renews the token in place before it expires, without dropping the connection', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    const secret = 'test-secret-test-secret-test-secret';
+    const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: secret });
+    cleanups.push(() => server.close());
+    let calls = 0;
+    const getToken = async () => {
+      calls++;
+      return generateToken('user-2', null, 'user', { secret, expiresIn: calls === 1 ? '3s' : '1h' });
+    };
+    const client = new PulseClient({ url: server.url, WebSocket: WS, getToken, renewBeforeMs: 2500 });
+    cleanups.push(() => client.disconnect());
+    const changes: StateChange[] = [];
+    client.on('state', (c) => changes.push(c));
+    const renewed: Array<number | null> = [];
+    client.on('tokenRenewed', (r) => renewed.push(r.expiresAt));
+    const got: number[] = [];
+    const sub = client.subscribe('market:t2', {}, (e) => got.push(e.data.n as number));
+    client.connect();
+    await sub.ready;
+    const firstExpiry = Date.now() + 3000;
+    await until(() => renewed.length === 1, 'renewal');
+    expect(renewed[0]).toBeGreaterThan(Date.now() + 3_000_000);
+    // Past the first token's expiry the connection is still the same one.
+    await until(() => Date.now() > firstExpiry + 300, 'first token expiry passed', 6000);
+    await ingestN(server, 'market:t2', 1, 3);
+    await until(() => got.length === 3, 'events after the old expiry');
+    expect(changes.map((c) => c.newState)).toEqual(['connecting', 'connected']);
+    expect(calls).toBe(2);
   });
 
   it('fails with UNAUTHORIZED when the token is rejected and there is no getToken', async () => {
