@@ -220,6 +220,26 @@ describe('seed 000 AdStack over Socket.IO', () => {
     expect(h4).toEqual({ contractId: 'nothing.here', events: [], count: 0, limit: 50 });
   });
 
+  it('getHistory reads past the in-memory history from the store, and after a restart', async () => {
+    const first = await startTestServer({ env: { EVENT_HISTORY_LIMIT: '10' } });
+    cleanup.server(first);
+    const ch = `contract:${AUCTIONS}`;
+    const items = Array.from({ length: 60 }, (_, i) => ({ channel: ch, type: 'auction_bid_placed', id: `s-${i}`, blockHeight: i, data: { i } }));
+    await first.hub.ingest(items, { wait: 'durable' });
+    const newest = (n: number) => items.slice(-n).reverse().map((e) => e.id);
+    const check = async (s: TestServer) => {
+      const c = await client(s);
+      c.socket.emit('getHistory', { contractId: AUCTIONS });
+      const h = await c.next<{ events: SeedEvent[]; count: number; limit: number }>('history');
+      expect(h).toMatchObject({ contractId: AUCTIONS, count: 50, limit: 50 });
+      expect(h.events.map((e) => e.id)).toEqual(newest(50));
+      expect(h.events[0]).toMatchObject({ blockHeight: 59, data: { i: 59 } });
+      c.close();
+    };
+    await check(first);
+    await check(cleanup.server(await first.restart()));
+  });
+
   it('getStats answers `stats{contractId, stats{totalEvents, eventsByType, lastUpdated}}`', async () => {
     const s = await server();
     const ch = `contract:${CAMPAIGNS}`;

@@ -241,6 +241,17 @@ describe('seed 004 GuessLyfe over Socket.IO', () => {
     }
   });
 
+  it('with SKIP_AUTH (development) a presented token is still verified and its rooms joined', async () => {
+    const s = cleanup.server(await startTestServer({ auth: 'dev' }));
+    const c = await connect(s, await tokenFor('user-1', ALICE, 'user'));
+    expect(c.payloads<{ rooms: string[] }>('connected')[0].rooms).toContain(`user:${ALICE}`);
+    const anon = cleanup.closable(SioCollector.connect(s.url));
+    await anon.connected();
+    expect((await anon.next<{ rooms: string[] }>('connected')).rooms).toEqual(['global:all']);
+    const forged = cleanup.closable(SioCollector.connect(s.url, { auth: { token: await tokenFor('user-1', ALICE, 'user', { secret: 'forged' }) } }));
+    expect((await forged.next<Error>('connect_error')).message).toMatch(/Authentication failed/);
+  });
+
   it('a token in the Authorization header works too', async () => {
     const s = await server();
     const token = await tokenFor('user-1', ALICE, 'user');
