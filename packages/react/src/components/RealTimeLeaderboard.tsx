@@ -1,7 +1,15 @@
 import { useMemo } from 'react';
-import { campaignLeaderboardMetric, type CampaignValues } from '@pulse/protocol';
+import type { CampaignValues } from '@pulse/protocol';
 import { useMetrics } from '../hooks.js';
 import { formatInt, formatMoney, formatPercent } from './util.js';
+
+/**
+ * Same rule as the protocol's `campaignLeaderboardMetric`, restated so the browser bundle does not
+ * pull in the protocol's index (and its schema library) for one line.
+ */
+function leaderboardMetric(type: 'campaigns' | 'publishers', scoreMetric: string): string {
+  return `${scoreMetric}By${type === 'campaigns' ? 'Campaign' : 'Publisher'}`;
+}
 
 export interface RealTimeLeaderboardProps {
   contractId: string;
@@ -13,7 +21,7 @@ export interface RealTimeLeaderboardProps {
 /** Seed 000's leaderboard: campaigns or publishers ranked by a metric, live from the campaign snapshot. */
 export function RealTimeLeaderboard({ contractId, type = 'campaigns', scoreMetric = 'revenue', limit = 10 }: RealTimeLeaderboardProps) {
   const m = useMetrics<CampaignValues>('campaign', contractId);
-  const metric = campaignLeaderboardMetric(type, scoreMetric);
+  const metric = leaderboardMetric(type, scoreMetric);
   const rows = useMemo(() => {
     const byKey = (m.values as Record<string, unknown> | null)?.[metric];
     if (!byKey || typeof byKey !== 'object') return [];
