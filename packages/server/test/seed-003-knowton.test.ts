@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { Cleanup, WsCollector, http, startTestServer, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
+import { loadConfig } from '@pulse/server';
+import { Cleanup, WsCollector, http, startTestServer, testEnv, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -48,6 +49,12 @@ describe('seed 003 KnowTon realtime metrics', () => {
     ws.on('message', (data) => frames.push(JSON.parse(data.toString()) as Json));
     await waitFor(() => frames.length >= 1, 'first metrics frame');
     expectMetricsFrame(frames[0]);
+  });
+
+  it('pushes every 5 s unless REALTIME_METRICS_INTERVAL_MS says otherwise', () => {
+    const env = testEnv('/nonexistent');
+    expect(loadConfig(env).REALTIME_METRICS_INTERVAL_MS).toBe(5000);
+    expect(loadConfig({ ...env, REALTIME_METRICS_INTERVAL_MS: '200' }).REALTIME_METRICS_INTERVAL_MS).toBe(200);
   });
 
   it('pushes `metrics` periodically to every connected client', async () => {

@@ -20,14 +20,19 @@ export interface TestServerOptions {
    * token (a presented token is still verified). 'jwt': SKIP_AUTH off, every client needs a token.
    */
   auth?: 'dev' | 'jwt';
+  /** Listen on this port (default 0: any free port). */
+  port?: number;
 }
 
 export interface TestServer extends PulseServer {
   dir: string;
   /** The environment the server was started with. */
   env: Record<string, string>;
-  /** Close this server and start another on the same DATA_DIR and env (a new port). */
-  restart(extraEnv?: Record<string, string>): Promise<TestServer>;
+  /**
+   * Close this server and start another on the same DATA_DIR and env: on a new free port, or
+   * with `samePort` on this one, so that connected clients can reconnect to the same URL.
+   */
+  restart(extraEnv?: Record<string, string>, opts?: { samePort?: boolean }): Promise<TestServer>;
   /** Close the server (idempotent) and remove its DATA_DIR when the helper created it. */
   stop(): Promise<void>;
 }
@@ -53,7 +58,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const env = testEnv(dir, opts);
   let pulse: PulseServer;
   try {
-    pulse = await startPulse({ env, port: 0, host: '127.0.0.1' });
+    pulse = await startPulse({ env, port: opts.port ?? 0, host: '127.0.0.1' });
   } catch (e) {
     if (owned) rmSync(dir, { recursive: true, force: true });
     throw e;
@@ -62,9 +67,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const server: TestServer = Object.assign(pulse, {
     dir,
     env,
-    async restart(extraEnv: Record<string, string> = {}): Promise<TestServer> {
+    async restart(extraEnv: Record<string, string> = {}, ropts: { samePort?: boolean } = {}): Promise<TestServer> {
       await pulse.close();
-      const next = await startTestServer({ env: { ...env, ...extraEnv }, dir });
+      const next = await startTestServer({ env: { ...env, ...extraEnv }, dir, port: ropts.samePort ? pulse.port : 0 });
       // The new server owns the directory's removal if this one did.
       if (owned) {
         const stopNext = next.stop.bind(next);
