@@ -3,6 +3,7 @@ import { isPattern } from '@pulse/protocol/channel';
 import type { PulseEvent, Position } from '@pulse/protocol/types';
 import type { Env } from './env.js';
 import { authHeaders, fetchJson } from './http.js';
+import { isEvent } from './ws-transport.js';
 import { closeCodeForError, type SubscribeOutcome, type SubscribeSpec, type Transport, type TransportHandlers } from './transport.js';
 
 interface PollReply {
@@ -118,9 +119,10 @@ export class PollingTransport implements Transport {
             continue;
           }
         }
-        const last = reply.events[reply.events.length - 1];
+        const events = Array.isArray(reply.events) ? reply.events.filter(isEvent) : [];
+        const last = events[events.length - 1];
         if (last) {
-          this.o.handlers.onEvents(reply.events);
+          this.o.handlers.onEvents(events);
           // Resume after the last event returned, not the head: a page may stop short of it.
           since = { epoch: last.epoch, offset: last.offset };
         } else if (reply.position && (!since || reply.position.epoch !== since.epoch)) {

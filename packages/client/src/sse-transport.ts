@@ -1,5 +1,6 @@
 import { PulseError, type ErrorCode } from '@pulse/protocol/errors';
-import type { PulseEvent, Position } from '@pulse/protocol/types';
+import type { Position } from '@pulse/protocol/types';
+import { isEvent } from './ws-transport.js';
 import type { Env } from './env.js';
 import { authHeaders, errorFromResponse, formatSince } from './http.js';
 import { SseParser, type SseMessage } from './sse-parser.js';
@@ -184,7 +185,11 @@ export class SseTransport implements Transport {
     }
     const obj = (payload && typeof payload === 'object' ? payload : {}) as Record<string, unknown>;
     if (m.event === 'event') {
-      this.o.handlers.onEvents([payload as PulseEvent]);
+      if (isEvent(payload)) this.o.handlers.onEvents([payload]);
+      else {
+        this.parseErrors++;
+        this.o.handlers.onError('INVALID_MESSAGE', 'SSE event without channel, epoch or offset');
+      }
     } else if (m.event === 'subscribed') {
       const target = typeof obj.channel === 'string' ? obj.channel : '';
       const outcome: SubscribeOutcome = {};

@@ -1,4 +1,5 @@
 import type { ClientOp, ReplyResults, ServerMessage } from '@pulse/protocol';
+import type { PulseEvent } from '@pulse/protocol/types';
 import { PulseError, ERRORS, type ErrorCode } from '@pulse/protocol/errors';
 import type { Env, WebSocketLike } from './env.js';
 import type { SubscribeOutcome, SubscribeSpec, Transport, TransportHandlers } from './transport.js';
@@ -10,6 +11,13 @@ interface Pending {
   resolve(v: unknown): void;
   reject(e: unknown): void;
   timer: unknown;
+}
+
+/** The fields delivery and dedupe rely on; anything without them cannot be placed in order. */
+export function isEvent(v: unknown): v is PulseEvent {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.channel === 'string' && typeof e.epoch === 'string' && typeof e.offset === 'number' && typeof e.type === 'string' && typeof e.data === 'object' && e.data !== null;
 }
 
 function isErrorCode(v: unknown): v is ErrorCode {
@@ -129,16 +137,28 @@ export class WebSocketTransport implements Transport {
       this.handlers.onError('BAD_JSON', 'Server sent a frame that is not JSON');
       return;
     }
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+      this.parseErrors++;
+      this.handlers.onError('INVALID_MESSAGE', 'Server sent a frame that is not a message object');
+      return;
+    }
     switch (msg.type) {
       case 'welcome':
+        if (this.opened) return; // one per connection; a repeat must not resubscribe everything
         this.opened = true;
-        this.heartbeatMs = msg.heartbeatMs;
+        this.heartbeatMs = typeof msg.heartbeatMs === 'number' ? msg.heartbeatMs : 0;
         this.scheduleHeartbeat();
         this.handlers.onOpen({ session: msg.session, userId: msg.userId, heartbeatMs: msg.heartbeatMs });
         return;
-      case 'events':
-        this.handlers.onEvents(msg.events);
+      case 'events': {
+        const ok = Array.isArray(msg.events) ? msg.events.filter(isEvent) : [];
+        if (ok.length !== (Array.isArray(msg.events) ? msg.events.length : -1)) {
+          this.parseErrors++;
+          this.handlers.onError('INVALID_MESSAGE', 'Server sent events without channel, epoch or offset');
+        }
+        if (ok.length > 0) this.handlers.onEvents(ok);
         return;
+      }
       case 'reply': {
         const p = typeof msg.id === 'number' ? this.pending.get(msg.id) : undefined;
         if (!p) return;

@@ -4,6 +4,8 @@
  * behaviour is checked against the real server in server.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import { ERROR_CODES, PulseError, isValidSubscriptionTarget } from '@pulse/protocol';
 import { PulseClient } from '../src/client.js';
 import { BACKOFF_KNOWTON } from '../src/backoff.js';
 import type { StateChange } from '../src/state.js';
@@ -226,6 +228,56 @@ describe('recovery bookkeeping', () => {
     const caught = p.catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(5000);
     expect(await caught).toMatchObject({ code: 'UNAVAILABLE' });
+    c.disconnect();
+  });
+});
+
+describe('bad input', () => {
+  it('subscribe() accepts valid targets and refuses anything else with INVALID_CHANNEL', () => {
+    const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket });
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.constantFrom('market:*', 'analytics', 'a:b:c', '', '*', 'x:y z')), (target) => {
+        try {
+          c.subscribe(target, {}, () => {}).unsubscribe();
+          expect(isValidSubscriptionTarget(target)).toBe(true);
+        } catch (e) {
+          expect(e).toBeInstanceOf(PulseError);
+          expect((e as PulseError).code).toBe('INVALID_CHANNEL');
+          expect(isValidSubscriptionTarget(target)).toBe(false);
+        }
+      }),
+    );
+  });
+
+  it('survives arbitrary server frames: coded errors, no throw, still connected, valid events still delivered', async () => {
+    const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'] });
+    const codes = new Set<string>();
+    c.on('error', (e) => codes.add(e.code));
+    const got: number[] = [];
+    c.subscribe('market:m1', {}, (e) => got.push(e.offset));
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    last().welcome();
+    const frame = fc.oneof(
+      fc.string(),
+      fc.json(),
+      fc.record({ type: fc.constantFrom('events', 'reply', 'error', 'closing', 'welcome', 'x'), events: fc.anything(), id: fc.anything(), code: fc.anything() }),
+      fc.record({ type: fc.constant('events'), events: fc.array(fc.record({ channel: fc.string(), epoch: fc.anything(), offset: fc.anything() }, { requiredKeys: [] })) }),
+    );
+    let offset = 0;
+    fc.assert(
+      fc.property(frame, (f) => {
+        const raw = typeof f === 'string' ? f : JSON.stringify(f);
+        if (raw === undefined) return;
+        expect(() => last().onmessage?.({ data: raw })).not.toThrow();
+        offset++;
+        last().push({ type: 'events', events: [ev(offset)] });
+      }),
+      { numRuns: 300 },
+    );
+    expect(c.state).toBe('connected');
+    expect(got).toEqual(Array.from({ length: offset }, (_, i) => i + 1));
+    for (const code of codes) expect(ERROR_CODES).toContain(code);
     c.disconnect();
   });
 });
