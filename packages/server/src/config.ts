@@ -10,6 +10,8 @@ import { PulseError } from '@pulse/protocol';
 const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+/** Algorithms JWT_ALGORITHMS may name (auth/tokens.ts implements them); `none` is not one. */
+const JWT_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export const namespacePolicySchema = z.object({
@@ -33,6 +35,26 @@ const envSchema = z.object({
   PORT: int(0, 65535).default(3002),
   HOST: z.string().min(1).default('0.0.0.0'),
   JWT_SECRET: z.string().min(1).optional(),
+  /** PEM text (\n escapes allowed) or a path to a PEM file: an RSA, EC or Ed25519 public key. */
+  JWT_PUBLIC_KEY: z.string().min(1).optional(),
+  /** JWKS endpoint of the identity provider (cached; an unknown `kid` triggers a refetch). */
+  JWKS_URL: z.string().url().optional(),
+  /** Required `iss` (comma-separated list: any of them). */
+  JWT_ISSUER: z.string().min(1).optional(),
+  /** Required `aud` (comma-separated list: any of them). */
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  /** Accepted `alg` values (comma-separated); default: HS256 for JWT_SECRET, the key's own for JWT_PUBLIC_KEY, RS256,ES256 for JWKS_URL. */
+  JWT_ALGORITHMS: z
+    .string()
+    .refine((v) => v.split(',').every((a) => JWT_ALGS.includes(a.trim())), `must list algorithms among ${JWT_ALGS.join(',')} (never none)`)
+    .optional(),
+  JWT_CLOCK_TOLERANCE_S: int(0, 300).default(0),
+  JWKS_CACHE_MS: int(1000, 86_400_000).default(600_000),
+  JWKS_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
+  /** How soon a running server notices a key revoked by `pulse keys revoke` in another process. */
+  API_KEY_CACHE_MS: int(0, 3_600_000).default(5000),
+  /** Plain user tokens may POST /v1/events (into channels they may read). Default: on outside production. */
+  INGEST_USER_TOKENS: bool.optional(),
   SKIP_AUTH: bool.default(false),
   ALLOWED_ORIGINS: z.string().default('*'),
   REDIS_URL: z.string().url().optional(),
@@ -42,6 +64,18 @@ const envSchema = z.object({
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier').default('pulse'),
   EVENT_HISTORY_LIMIT: int(0, 100_000).default(100),
   MAX_SUBSCRIPTIONS_PER_CLIENT: int(1, 100_000).default(10),
+  /** New subscriptions per user (or API key) per minute, over all its connections; 0 = off. Seed 000: 10. */
+  SUBSCRIBE_RATE_PER_MINUTE: int(0, 1_000_000).default(10),
+  /** Client messages per connection per second (sustained), and the burst allowed; 0 = off. */
+  MESSAGES_PER_SECOND: int(0, 1_000_000).default(100),
+  MESSAGE_BURST: int(1, 1_000_000).default(500),
+  /** Open connections from one IP address; 0 = unlimited. Default: 1000 in production, else unlimited. */
+  MAX_CONNECTIONS_PER_IP: int(0, 10_000_000).optional(),
+  /** HTTP ingest requests per API key or user per second, and the burst; 0 = off. */
+  INGEST_RATE_PER_SECOND: int(0, 10_000_000).default(1000),
+  INGEST_BURST: int(1, 10_000_000).default(2000),
+  /** Deepest nesting of an event's `data`. */
+  MAX_JSON_DEPTH: int(1, 64).default(32),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_DIR: z.string().optional(),
   STACKS_WS_URL: z.string().optional(),
@@ -69,7 +103,9 @@ const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
-export interface Config extends Env {
+export interface Config extends Omit<Env, 'MAX_CONNECTIONS_PER_IP' | 'INGEST_USER_TOKENS'> {
+  MAX_CONNECTIONS_PER_IP: number;
+  INGEST_USER_TOKENS: boolean;
   namespaces: Record<string, NamespacePolicy>;
   defaultPolicy: NamespacePolicy;
 }
@@ -120,11 +156,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
   if (e.SKIP_AUTH && e.NODE_ENV !== 'development') fail('SKIP_AUTH=true is only allowed with NODE_ENV=development');
-  if (e.NODE_ENV === 'production') {
-    if (!e.JWT_SECRET) fail('NODE_ENV=production requires JWT_SECRET');
-    if (e.ALLOWED_ORIGINS.split(',').some((o) => o.trim() === '*')) fail('NODE_ENV=production forbids ALLOWED_ORIGINS=*');
+  const hasKey = Boolean(e.JWT_SECRET || e.JWT_PUBLIC_KEY || e.JWKS_URL);
+  const prod = e.NODE_ENV === 'production';
+  if (prod) {
+    // The production posture: refuse to start rather than run open.
+    if (!hasKey) fail('NODE_ENV=production requires a verification key: JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL');
+    if (e.ALLOWED_ORIGINS.split(',').some((o) => o.trim() === '*')) fail('NODE_ENV=production forbids ALLOWED_ORIGINS=*; list your origins');
+    if (e.JWT_SECRET && e.JWT_SECRET.length < 32) fail('NODE_ENV=production requires JWT_SECRET of at least 32 characters');
+    if (e.JWKS_URL && !e.JWKS_URL.startsWith('https://')) fail('NODE_ENV=production requires an https:// JWKS_URL');
   }
-  if (!e.SKIP_AUTH && !e.JWT_SECRET) fail('JWT_SECRET is required unless SKIP_AUTH=true (development only)');
+  if (!e.SKIP_AUTH && !hasKey) fail('JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL is required unless SKIP_AUTH=true (development only)');
   const file = e.PULSE_CONFIG ? loadFile(e.PULSE_CONFIG) : {};
   const base = { history: e.EVENT_HISTORY_LIMIT, ttlSeconds: 0, ...file.defaultPolicy };
   const defaultPolicy = namespacePolicySchema.parse(base) as NamespacePolicy;
@@ -132,5 +173,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   for (const [ns, p] of Object.entries({ ...BUILTIN_NAMESPACES, ...file.namespaces })) {
     namespaces[ns] = namespacePolicySchema.parse({ ...base, ...BUILTIN_NAMESPACES[ns], ...p }) as NamespacePolicy;
   }
-  return { ...e, namespaces, defaultPolicy };
+  return {
+    ...e,
+    MAX_CONNECTIONS_PER_IP: e.MAX_CONNECTIONS_PER_IP ?? (prod ? 1000 : 0),
+    INGEST_USER_TOKENS: e.INGEST_USER_TOKENS ?? !prod,
+    namespaces,
+    defaultPolicy,
+  };
 }

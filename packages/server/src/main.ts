@@ -2,10 +2,12 @@
  * The `pulse` command.
  *   pulse                      start the server (config from the environment and .env)
  *   pulse token <userId> [address] [role] [--org ID] [--expires 24h]   print a signed token
+ *   pulse keys create|list|revoke …                                     manage API keys (auth/keys-cli.ts)
  */
 import 'dotenv/config';
 import { startPulse, type PulseServer } from './server.js';
 import { generateToken } from './auth/tokens.js';
+import { keysCommand } from './auth/keys-cli.js';
 import { isPulseError } from '@pulse/protocol';
 
 async function tokenCommand(args: string[]): Promise<void> {
@@ -27,15 +29,28 @@ async function tokenCommand(args: string[]): Promise<void> {
   const token = await generateToken(userId, address && address !== '-' ? address : null, (role as 'user' | 'admin' | 'developer') ?? 'user', {
     organizationId: flags.org,
     expiresIn: flags.expires ?? '24h',
+    // A server that checks iss / aud needs them in its tokens.
+    issuer: flags.iss ?? process.env.JWT_ISSUER?.split(',')[0]?.trim(),
+    audience: flags.aud ?? process.env.JWT_AUDIENCE?.split(',')[0]?.trim(),
   });
   process.stdout.write(token + '\n');
+}
+
+async function keysMain(args: string[]): Promise<void> {
+  const env = { ...process.env };
+  // Same zero-config defaults as the server, so the keys land in the store it will open.
+  if (!env.NODE_ENV && !env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWKS_URL && env.SKIP_AUTH === undefined) {
+    env.NODE_ENV = 'development';
+    env.SKIP_AUTH = 'true';
+  }
+  process.exitCode = await keysCommand(args, env);
 }
 
 async function serve(): Promise<void> {
   const env = { ...process.env };
   // `npm start` on a fresh machine: development with auth skipped, said loudly. Any explicit
   // NODE_ENV, JWT_SECRET or SKIP_AUTH turns this off.
-  const zeroConfig = !env.NODE_ENV && !env.JWT_SECRET && env.SKIP_AUTH === undefined;
+  const zeroConfig = !env.NODE_ENV && !env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWKS_URL && env.SKIP_AUTH === undefined;
   if (zeroConfig) {
     env.NODE_ENV = 'development';
     env.SKIP_AUTH = 'true';
@@ -74,7 +89,7 @@ async function serve(): Promise<void> {
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-const run = cmd === 'token' ? tokenCommand(rest) : cmd === undefined || cmd === 'start' ? serve() : Promise.reject(new Error(`unknown command ${cmd}; try: pulse [start] | pulse token`));
+const run = cmd === 'token' ? tokenCommand(rest) : cmd === 'keys' ? keysMain(rest) : cmd === undefined || cmd === 'start' ? serve() : Promise.reject(new Error(`unknown command ${cmd}; try: pulse [start] | pulse token | pulse keys`));
 run.catch((e: unknown) => {
   console.error(`pulse: ${isPulseError(e) ? `${e.code}: ${e.message}` : (e as Error).message}`);
   process.exit(1);

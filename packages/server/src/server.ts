@@ -15,7 +15,9 @@ import { Telemetry } from './telemetry.js';
 import { openSqliteStore } from './store/sqlite.js';
 import { openPostgresStore } from './store/postgres.js';
 import { Hub } from './hub/hub.js';
-import { Authenticator } from './auth/tokens.js';
+import { Authenticator, authOptionsFromConfig } from './auth/tokens.js';
+import { ApiKeys } from './auth/keys.js';
+import { Guard } from './limits/guard.js';
 import { UpgradeRouter } from './gateways/upgrade.js';
 import { attachSocketIo } from './gateways/socketio.js';
 import { MetricsPusher, type PlatformSnapshot } from './gateways/profiles/knowton.js';
@@ -59,7 +61,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const version = (JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 /** The store named by config. An unknown or unreachable driver stops the start; nothing falls back. */
-async function openStore(config: Config): Promise<Store> {
+export async function openStore(config: Config): Promise<Store> {
   const url = config.DATABASE_URL;
   if (url) {
     if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`DATABASE_URL must be a postgres:// or postgresql:// URL (got scheme ${url.split(':')[0]})`);
@@ -78,7 +80,9 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   const telemetry: Telemetry = new Telemetry(config.METRICS_PREFIX, { clients, subscriptions: (): number => hub.subscriptionCount() });
   const hub: Hub = new Hub(config, store, logger, telemetry);
   await hub.init();
-  const auth = new Authenticator({ secret: config.JWT_SECRET, skipAuth: config.SKIP_AUTH });
+  const keys = new ApiKeys(store, { cacheMs: config.API_KEY_CACHE_MS });
+  const auth = new Authenticator(authOptionsFromConfig(config, keys));
+  hub.guard = new Guard(config, telemetry.limited);
   const counters = new ContentCounters(hub);
   hub.setEnricher('content', counters);
 
@@ -170,6 +174,8 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
         for (const sock of io!.sockets.sockets.values()) sock.conn.close();
         io!.engine.close();
         await app.close();
+        await keys.close().catch(() => undefined);
+        await hub.guard?.close();
         await store.close();
         server.closeAllConnections();
       })();

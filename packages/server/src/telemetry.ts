@@ -17,6 +17,8 @@ export class Telemetry {
   readonly frames: Counter<'dialect'>;
   readonly dropped: Counter<'reason'>;
   readonly errors: Counter<'code'>;
+  /** Requests and connections refused by a limit (limits/guard.ts), by limit. */
+  readonly limited: Counter<'limit'>;
   readonly fanoutLatency: Histogram;
   readonly commitLatency: Histogram;
   private readonly started = Date.now();
@@ -49,6 +51,7 @@ export class Telemetry {
     this.frames = new Counter({ name: p + 'frames_sent_total', help: 'Frames (messages) sent to clients', labelNames: ['dialect'], registers: r });
     this.dropped = new Counter({ name: p + 'events_dropped_total', help: 'Deliveries dropped, by reason', labelNames: ['reason'], registers: r });
     this.errors = new Counter({ name: p + 'errors_total', help: 'Errors answered to clients, by code', labelNames: ['code'], registers: r });
+    this.limited = new Counter({ name: p + 'limited_total', help: 'Requests, frames and connections refused by a rate or size limit, by limit', labelNames: ['limit'], registers: r });
     this.fanoutLatency = new Histogram({
       name: p + 'fanout_latency_seconds',
       help: 'Time from acceptance of an event to its frames being written',

@@ -1,5 +1,17 @@
 export type Role = 'user' | 'admin' | 'developer';
 
+/** Operations an API key may be granted. */
+export type KeyOperation = 'ingest' | 'publish' | 'subscribe' | 'read';
+export const KEY_OPERATIONS: readonly KeyOperation[] = ['ingest', 'publish', 'subscribe', 'read'];
+
+/** What an API key allows: operations on channels matching its patterns. */
+export interface KeyGrant {
+  id: string;
+  operations: ReadonlySet<KeyOperation>;
+  /** Channel patterns: `*` (all), `ns:*`, `ns:prefix*`, a bare `ns`, or an exact channel. */
+  channels: readonly string[];
+}
+
 /** Who is on the other end of a connection or request. */
 export interface Principal {
   userId: string | null;
@@ -7,12 +19,14 @@ export interface Principal {
   address: string | null;
   role: Role | null;
   orgId: string | null;
-  /** A verified token was presented. */
+  /** A verified token (or API key) was presented. */
   authenticated: boolean;
   /** Let in without a token because SKIP_AUTH=true in development. */
   devBypass: boolean;
   /** Token expiry, ms since epoch. */
   expiresAt: number | null;
+  /** Present when the caller authenticated with an API key instead of a user token. */
+  key?: KeyGrant;
 }
 
 export const ANONYMOUS_DEV: Principal = Object.freeze({

@@ -1,14 +1,111 @@
 /**
- * Token verification. HS256 with JWT_SECRET, algorithm pinned. Claims are mapped from the
- * shapes the seeds' identity providers issue (custom JWTs, Supabase).
+ * Token verification. HS256 (HS384/512) with JWT_SECRET, RS/PS/ES/EdDSA with a PEM public key (JWT_PUBLIC_KEY)
+ * or a JWKS URL (JWKS_URL, cached by jose, refetched when an unknown `kid` shows up so key
+ * rotation is honoured). The algorithm is pinned: a token's `alg` must be one of the configured
+ * algorithms *and* belong to the key source that verifies it, so `alg: none` and HS/RS
+ * confusion (an HS256 token "signed" with the public key) are refused. Claims are mapped from
+ * the shapes the seeds' identity providers issue (custom JWTs, Supabase).
  */
-import { jwtVerify, SignJWT, errors as joseErrors, type JWTPayload } from 'jose';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import {
+  jwtVerify,
+  SignJWT,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+} from 'jose';
 import { PulseError } from '@pulse/protocol';
 import { ANONYMOUS_DEV, type Principal, type Role } from './principal.js';
 
+export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const;
+export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const SUPPORTED_ALGS: readonly string[] = [...HMAC_ALGS, ...ASYMMETRIC_ALGS];
+const MAX_TOKEN_CHARS = 8192;
+
+/** Anything that turns an API key string into a principal (auth/keys.ts). */
+export interface KeyVerifier {
+  verify(key: string): Promise<Principal>;
+}
+
 export interface AuthOptions {
   secret?: string;
+  /** PEM text of an SPKI public key (RSA, EC or Ed25519). */
+  publicKey?: string;
+  jwksUrl?: string;
+  issuer?: string[];
+  audience?: string[];
+  /** Allowed `alg` values; default: derived from the configured keys. */
+  algorithms?: string[];
+  clockToleranceSec?: number;
+  jwksCacheMs?: number;
+  jwksCooldownMs?: number;
   skipAuth: boolean;
+  keys?: KeyVerifier;
+}
+
+/** The config fields the authenticator reads. */
+export interface AuthConfig {
+  JWT_SECRET?: string;
+  JWT_PUBLIC_KEY?: string;
+  JWKS_URL?: string;
+  JWT_ISSUER?: string;
+  JWT_AUDIENCE?: string;
+  JWT_ALGORITHMS?: string;
+  JWT_CLOCK_TOLERANCE_S: number;
+  JWKS_CACHE_MS: number;
+  JWKS_COOLDOWN_MS: number;
+  SKIP_AUTH: boolean;
+}
+
+function list(v: string | undefined): string[] | undefined {
+  const l = v?.split(',').map((s) => s.trim()).filter(Boolean);
+  return l && l.length ? l : undefined;
+}
+
+/** PEM text from the variable itself (with `\n` escapes allowed, as .env files need) or a file path. */
+export function readPem(v: string): string {
+  const t = v.trim();
+  if (t.startsWith('-----BEGIN')) return t.replace(/\\n/g, '\n');
+  if (existsSync(t)) return readFileSync(t, 'utf8');
+  throw new PulseError('INVALID_REQUEST', 'JWT_PUBLIC_KEY is neither PEM text nor a readable file');
+}
+
+/** The algorithms a PEM public key can verify. */
+export function algorithmsForKey(k: KeyObject): string[] {
+  switch (k.asymmetricKeyType) {
+    case 'rsa':
+      return ['RS256', 'RS384', 'RS512'];
+    case 'rsa-pss':
+      return ['PS256', 'PS384', 'PS512'];
+    case 'ec': {
+      const curve = k.asymmetricKeyDetails?.namedCurve;
+      return curve === 'secp384r1' ? ['ES384'] : curve === 'secp521r1' ? ['ES512'] : ['ES256'];
+    }
+    case 'ed25519':
+      return ['EdDSA'];
+    default:
+      throw new PulseError('INVALID_REQUEST', `JWT_PUBLIC_KEY: unsupported key type ${k.asymmetricKeyType ?? 'unknown'}`);
+  }
+}
+
+export function authOptionsFromConfig(c: AuthConfig, keys?: KeyVerifier): AuthOptions {
+  return {
+    secret: c.JWT_SECRET,
+    publicKey: c.JWT_PUBLIC_KEY ? readPem(c.JWT_PUBLIC_KEY) : undefined,
+    jwksUrl: c.JWKS_URL,
+    issuer: list(c.JWT_ISSUER),
+    audience: list(c.JWT_AUDIENCE),
+    algorithms: list(c.JWT_ALGORITHMS),
+    clockToleranceSec: c.JWT_CLOCK_TOLERANCE_S,
+    jwksCacheMs: c.JWKS_CACHE_MS,
+    jwksCooldownMs: c.JWKS_COOLDOWN_MS,
+    skipAuth: c.SKIP_AUTH,
+    keys,
+  };
 }
 
 function str(v: unknown): string | null {
@@ -18,6 +115,8 @@ function str(v: unknown): string | null {
 export function principalFromClaims(p: JWTPayload): Principal {
   const c = p as Record<string, unknown>;
   const roleRaw = str(c.role);
+  // An unknown role string (e.g. Supabase's `anon`, `service_role`) gets no role at all, so it
+  // passes no role-based check; a missing role means a plain user.
   const role: Role | null =
     roleRaw === 'admin' || roleRaw === 'developer' || roleRaw === 'user' ? roleRaw : roleRaw === 'authenticated' ? 'user' : roleRaw ? null : 'user';
   const appMeta = c.app_metadata && typeof c.app_metadata === 'object' ? (c.app_metadata as Record<string, unknown>) : {};
@@ -33,25 +132,89 @@ export function principalFromClaims(p: JWTPayload): Principal {
 }
 
 export class Authenticator {
-  private key: Uint8Array | null;
+  private readonly secret: Uint8Array | null;
+  private readonly publicKey: KeyObject | null;
+  private readonly jwks: JWTVerifyGetKey | null;
+  private readonly hmacAlgs: string[];
+  private readonly pemAlgs: string[];
+  private readonly jwksAlgs: string[];
+  private readonly base: JWTVerifyOptions;
+
   constructor(private opts: AuthOptions) {
-    this.key = opts.secret ? new TextEncoder().encode(opts.secret) : null;
+    this.secret = opts.secret ? new TextEncoder().encode(opts.secret) : null;
+    this.publicKey = opts.publicKey ? createPublicKey({ key: opts.publicKey, format: 'pem' }) : null;
+    this.jwks = opts.jwksUrl
+      ? createRemoteJWKSet(new URL(opts.jwksUrl), { cacheMaxAge: opts.jwksCacheMs ?? 600_000, cooldownDuration: opts.jwksCooldownMs ?? 30_000, timeoutDuration: 5000 })
+      : null;
+    const allowed = opts.algorithms;
+    const pick = (candidates: readonly string[]) => (allowed ? candidates.filter((a) => allowed.includes(a)) : [...candidates]);
+    this.hmacAlgs = this.secret ? pick(allowed ? HMAC_ALGS : ['HS256']) : [];
+    this.pemAlgs = this.publicKey ? pick(algorithmsForKey(this.publicKey)) : [];
+    this.jwksAlgs = this.jwks ? pick(allowed ? ASYMMETRIC_ALGS : ['RS256', 'ES256']) : [];
+    if (allowed && this.hmacAlgs.length + this.pemAlgs.length + this.jwksAlgs.length === 0 && this.configured) {
+      throw new PulseError('INVALID_REQUEST', `JWT_ALGORITHMS (${allowed.join(',')}) matches none of the configured keys`);
+    }
+    this.base = { clockTolerance: opts.clockToleranceSec ?? 0 };
+    if (opts.issuer) this.base.issuer = opts.issuer;
+    if (opts.audience) this.base.audience = opts.audience;
   }
 
   get skipAuth(): boolean {
     return this.opts.skipAuth;
   }
 
-  /** Verify a token; throws UNAUTHORIZED or TOKEN_EXPIRED. */
+  /** A verification key of some kind is configured. */
+  get configured(): boolean {
+    return Boolean(this.secret || this.publicKey || this.jwks);
+  }
+
+  /** Algorithms accepted, for /status and the docs. */
+  algorithms(): string[] {
+    return [...new Set([...this.hmacAlgs, ...this.pemAlgs, ...this.jwksAlgs])];
+  }
+
+  /** Verify a token (or an API key); throws UNAUTHORIZED, TOKEN_EXPIRED or UNAVAILABLE (JWKS unreachable). */
   async verify(token: string): Promise<Principal> {
-    if (!this.key) throw new PulseError('UNAUTHORIZED', 'Token verification is not configured (JWT_SECRET unset)');
-    if (token.length > 8192) throw new PulseError('UNAUTHORIZED', 'Token too long');
+    if (typeof token !== 'string' || token.length === 0) throw new PulseError('UNAUTHORIZED');
+    if (token.length > MAX_TOKEN_CHARS) throw new PulseError('UNAUTHORIZED', 'Token too long');
+    if (token.startsWith('pk_')) {
+      if (!this.opts.keys) throw new PulseError('UNAUTHORIZED', 'API keys are not enabled');
+      return this.opts.keys.verify(token);
+    }
+    if (!this.configured) throw new PulseError('UNAUTHORIZED', 'Token verification is not configured (set JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL)');
+    let alg: string | undefined;
+    let kid: string | undefined;
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
+      const h = decodeProtectedHeader(token);
+      alg = h.alg;
+      kid = h.kid;
+    } catch {
+      throw new PulseError('UNAUTHORIZED', 'Invalid token');
+    }
+    if (typeof alg !== 'string') throw new PulseError('UNAUTHORIZED', 'Invalid token');
+    let usingJwks = false;
+    let key: Uint8Array | KeyObject | JWTVerifyGetKey;
+    let algorithms: string[];
+    if (this.hmacAlgs.includes(alg)) {
+      key = this.secret!;
+      algorithms = this.hmacAlgs;
+    } else if (this.jwksAlgs.includes(alg) && (kid !== undefined || !this.pemAlgs.includes(alg))) {
+      key = this.jwks!;
+      algorithms = this.jwksAlgs;
+      usingJwks = true;
+    } else if (this.pemAlgs.includes(alg)) {
+      key = this.publicKey!;
+      algorithms = this.pemAlgs;
+    } else {
+      throw new PulseError('UNAUTHORIZED', `Token algorithm ${alg.slice(0, 16)} is not accepted`);
+    }
+    try {
+      const opts = { ...this.base, algorithms };
+      // Two calls because jose's overloads take a key or a key resolver, not their union.
+      const { payload } = typeof key === 'function' ? await jwtVerify(token, key, opts) : await jwtVerify(token, key, opts);
       return principalFromClaims(payload);
     } catch (e) {
-      if (e instanceof joseErrors.JWTExpired) throw new PulseError('TOKEN_EXPIRED');
-      throw new PulseError('UNAUTHORIZED', 'Invalid token');
+      throw mapJoseError(e, usingJwks);
     }
   }
 
@@ -66,31 +229,44 @@ export class Authenticator {
   }
 }
 
+function mapJoseError(e: unknown, usingJwks: boolean): PulseError {
+  if (e instanceof joseErrors.JWTExpired) return new PulseError('TOKEN_EXPIRED');
+  if (e instanceof joseErrors.JWTClaimValidationFailed) return new PulseError('UNAUTHORIZED', `Token rejected: ${e.claim} check failed`);
+  if (e instanceof joseErrors.JWKSNoMatchingKey) return new PulseError('UNAUTHORIZED', 'No key in the JWKS matches this token');
+  if (usingJwks && (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid || !(e instanceof joseErrors.JOSEError))) {
+    // The identity provider is unreachable: not the client's fault, so not UNAUTHORIZED (which
+    // would make clients throw their token away).
+    return new PulseError('UNAVAILABLE', 'Cannot fetch the JWKS to verify the token');
+  }
+  return new PulseError('UNAUTHORIZED', 'Invalid token');
+}
+
 /** Seed 000's helper: a signed HS256 token for a user, address and role. */
 export async function generateToken(
   userId: string,
   address: string | null,
   role: Role = 'user',
-  opts: { secret?: string; expiresIn?: string | number; organizationId?: string } = {},
+  opts: { secret?: string; expiresIn?: string | number; organizationId?: string; issuer?: string; audience?: string } = {},
 ): Promise<string> {
   const secret = opts.secret ?? process.env.JWT_SECRET;
   if (!secret) throw new PulseError('INVALID_REQUEST', 'generateToken needs a secret (opts.secret or JWT_SECRET)');
   const claims: Record<string, unknown> = { userId, role };
   if (address) claims.address = address;
   if (opts.organizationId) claims.organizationId = opts.organizationId;
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(userId)
-    .setIssuedAt()
-    .setExpirationTime(opts.expiresIn ?? '24h')
-    .sign(new TextEncoder().encode(secret));
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(userId).setIssuedAt().setExpirationTime(opts.expiresIn ?? '24h');
+  if (opts.issuer) jwt.setIssuer(opts.issuer);
+  if (opts.audience) jwt.setAudience(opts.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
 }
 
-/** Token from `?token=`, `Authorization: Bearer`, in that order of preference: header first. */
+/** Token from `Authorization: Bearer`, `X-API-Key`, or `?token=`, in that order. */
 export function tokenFromRequest(headers: Record<string, string | string[] | undefined>, url: string | undefined): string | null {
   const h = headers['authorization'];
   const auth = Array.isArray(h) ? h[0] : h;
   if (auth && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim() || null;
+  const k = headers['x-api-key'];
+  const apiKey = Array.isArray(k) ? k[0] : k;
+  if (apiKey && apiKey.trim()) return apiKey.trim();
   if (url) {
     const q = url.indexOf('?');
     if (q >= 0) {

@@ -6,6 +6,7 @@ import type WebSocket from 'ws';
 import {
   PulseError,
   PROTOCOL_VERSION,
+  CLOSE_CODES,
   clientMessageSchema,
   isPulseError,
   type ClientMessage,
@@ -16,6 +17,7 @@ import { Dialect, nativeJson } from '../hub/envelope.js';
 import { WsSession, type WsCodec } from './ws-session.js';
 import type { Principal } from '../auth/principal.js';
 import type { Authenticator } from '../auth/tokens.js';
+import { visibleEvents } from '../auth/permissions.js';
 
 export const nativeCodec: WsCodec = {
   name: 'native',
@@ -64,7 +66,15 @@ export function attachNative(hub: Hub, auth: Authenticator, ws: WebSocket, princ
   s.sendControl(
     JSON.stringify({ type: 'welcome', protocol: PROTOCOL_VERSION, session: s.id, userId: principal.userId, serverTime: Date.now(), heartbeatMs: hub.config.HEARTBEAT_MS }),
   );
+  const gate = hub.guard?.messageGate() ?? null;
   ws.on('message', (data, isBinary) => {
+    const limited = gate?.take();
+    if (limited) {
+      hub.telemetry.errors.inc({ code: limited.error.code });
+      s.sendControl(errorFrame(limited.error.code, limited.error.message, undefined, undefined, limited.error.retryAfter));
+      if (limited.close) s.terminate(CLOSE_CODES.RATE_LIMITED, 'RATE_LIMITED');
+      return;
+    }
     const d = decodeNative(data, isBinary);
     if (!d.ok) {
       hub.telemetry.errors.inc({ code: d.code });
@@ -98,7 +108,7 @@ async function handle(hub: Hub, auth: Authenticator, s: WsSession, m: ClientMess
     case 'history': {
       if (!hub.canSubscribe(s.principal, m.channel)) throw new PulseError('FORBIDDEN', `Not allowed to read ${m.channel}`);
       const h = await hub.history(m.channel, { limit: m.limit ?? 50, since: m.since });
-      return { channel: m.channel, ...h };
+      return { channel: m.channel, ...h, events: visibleEvents(s.principal, h.events) };
     }
     case 'stats':
       if (!hub.canSubscribe(s.principal, m.channel)) throw new PulseError('FORBIDDEN', `Not allowed to read ${m.channel}`);

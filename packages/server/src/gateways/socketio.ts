@@ -16,6 +16,7 @@ import { Session, type Subscription } from '../hub/session.js';
 import { Dialect, type Envelope } from '../hub/envelope.js';
 import type { Principal } from '../auth/principal.js';
 import type { Authenticator } from '../auth/tokens.js';
+import { visibleEvents } from '../auth/permissions.js';
 import { isOriginAllowed } from '../http/origins.js';
 
 /** Names a Socket.IO client treats specially; never used as event names on the wire. */
@@ -118,7 +119,19 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
     pingInterval: cfg.HEARTBEAT_MS,
     pingTimeout: 20_000,
     cors: { origin: (origin, cb) => cb(null, isOriginAllowed(cfg.ALLOWED_ORIGINS, origin)), credentials: true },
-    allowRequest: (req, cb) => cb(null, isOriginAllowed(cfg.ALLOWED_ORIGINS, req.headers.origin)),
+    allowRequest: (req, cb) => {
+      if (!isOriginAllowed(cfg.ALLOWED_ORIGINS, req.headers.origin)) return cb('Origin not allowed', false);
+      // Handshakes only (engine.io asks for no other request): refuse past MAX_CONNECTIONS_PER_IP.
+      if (hub.guard?.full(req.socket.remoteAddress ?? '')) return cb('LIMIT_EXCEEDED', false);
+      cb(null, true);
+    },
+  });
+  io.engine.on('connection', (conn: { request: { socket: { remoteAddress?: string } }; close(): void; once(ev: 'close', fn: () => void): void }) => {
+    try {
+      conn.once('close', hub.guard?.acquireConnection(conn.request.socket.remoteAddress ?? '') ?? (() => undefined));
+    } catch {
+      conn.close();
+    }
   });
 
   io.use((socket, next) => {
@@ -154,6 +167,17 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
       else socket.emit('error', { message: pe.message, code: pe.code });
     };
     const invalid = (msg: string) => new PulseError('INVALID_MESSAGE', msg);
+    const gate = hub.guard?.messageGate() ?? null;
+    socket.use((packet, next) => {
+      const limited = gate?.take();
+      if (!limited) return next();
+      const ack = ackOf(packet);
+      const pe = limited.error;
+      hub.telemetry.errors.inc({ code: pe.code });
+      if (ack) ack({ success: false, message: pe.message, code: pe.code, retryAfter: pe.retryAfter });
+      else socket.emit('error', { message: pe.message, code: pe.code, retryAfter: pe.retryAfter });
+      if (limited.close) s.terminate(4029, 'RATE_LIMITED');
+    });
 
     let expiry: NodeJS.Timeout | null = null;
     if (principal.expiresAt !== null && principal.expiresAt - Date.now() < 2 ** 31 - 1) {
@@ -235,7 +259,7 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
       hub.history(channel, { limit }).then(
         (r) => {
           // Newest first, as the seed's Redis list returns them.
-          const events = r.events.map(contractEvent).reverse();
+          const events = visibleEvents(principal, r.events).map(contractEvent).reverse();
           const out = { contractId: h.data.contractId, events, count: events.length, limit };
           socket.emit('history', out);
           ack?.(out);

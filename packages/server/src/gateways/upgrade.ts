@@ -72,6 +72,19 @@ export class UpgradeRouter {
         return;
       }
       socket.on('error', () => socket.destroy());
+      let release: () => void;
+      try {
+        release = this.hub.guard?.acquireConnection(req.socket.remoteAddress ?? '') ?? (() => undefined);
+      } catch (e) {
+        const pe = isPulseError(e) ? e : new PulseError('LIMIT_EXCEEDED');
+        this.hub.telemetry.errors.inc({ code: pe.code });
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.send(JSON.stringify({ type: 'error', code: pe.code, message: pe.message, error: pe.message, retryAfter: pe.retryAfter }));
+          ws.close(CLOSE_CODES.RATE_LIMITED, pe.code);
+        });
+        return;
+      }
+      socket.once('close', release);
       const token = tokenFromRequest(req.headers, req.url);
       this.auth.authenticate(token).then(
         (p) => this.wss.handleUpgrade(req, socket, head, (ws) => this.open(route, ws, p, req)),
@@ -91,7 +104,14 @@ export class UpgradeRouter {
     const w = ws as WebSocket & { isAlive?: boolean };
     w.isAlive = true;
     ws.on('pong', () => (w.isAlive = true));
-    ws.on('error', () => ws.terminate());
+    ws.on('error', (e: Error & { code?: string }) => {
+      // An oversized frame: ws is already closing with 1009 and saying why; let it finish.
+      if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this.hub.guard?.count('frame_size');
+        return;
+      }
+      ws.terminate();
+    });
     const remote = req.socket.remoteAddress ?? '';
     if (route === 'knowton') {
       this.metrics.attach(ws);

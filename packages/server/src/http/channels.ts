@@ -12,6 +12,7 @@ import { Session, type Subscription } from '../hub/session.js';
 import { Dialect, type Envelope } from '../hub/envelope.js';
 import type { Hub } from '../hub/hub.js';
 import type { Principal } from '../auth/principal.js';
+import { visibleEvents } from '../auth/permissions.js';
 
 const query = z.object({
   since: z.coerce.number().int().min(0).optional(),
@@ -63,7 +64,8 @@ export function registerChannels(app: FastifyInstance, ctx: HttpContext): void {
     if (!hub.canSubscribe(p, channel)) throw new PulseError('FORBIDDEN', `Not allowed to read ${channel}`);
     const q = parseQuery(query, req.query);
     const since: Position | undefined = q.since !== undefined ? { epoch: q.epoch ?? hub.log.get(channel)?.epoch ?? '', offset: q.since } : undefined;
-    const first = await hub.history(channel, { limit: q.limit, since });
+    const h = await hub.history(channel, { limit: q.limit, since });
+    const first = { ...h, events: visibleEvents(p, h.events) };
     if (first.events.length > 0 || q.wait === 0 || (since && first.recovered === false)) return { channel, ...first };
     // Long-poll: wait for the next event on this channel, or time out with an empty answer.
     const s = new WaitSession(hub, p);

@@ -8,6 +8,7 @@ import { PulseError } from '@pulse/protocol';
 import type { HttpContext } from './context.js';
 import { principalOf } from './context.js';
 import { BadJsonLine } from '../hub/normalize.js';
+import { authorizeIngest } from '../auth/permissions.js';
 
 export function registerIngest(app: FastifyInstance, ctx: HttpContext): void {
   const cfg = ctx.hub.config;
@@ -40,10 +41,13 @@ export function registerIngest(app: FastifyInstance, ctx: HttpContext): void {
     },
     handler: async (req, reply) => {
       const principal = await principalOf(ctx, req);
+      await ctx.hub.guard?.admitIngest(principal);
       const body = req.body;
-      const items: unknown[] = Array.isArray(body) ? body : body === undefined || body === null ? [] : [body];
-      if (items.length === 0) throw new PulseError('INVALID_REQUEST', 'No events in the body');
-      if (items.length > cfg.MAX_BATCH_EVENTS) throw new PulseError('LIMIT_EXCEEDED', `At most ${cfg.MAX_BATCH_EVENTS} events per request`);
+      const raw: unknown[] = Array.isArray(body) ? body : body === undefined || body === null ? [] : [body];
+      if (raw.length === 0) throw new PulseError('INVALID_REQUEST', 'No events in the body');
+      if (raw.length > cfg.MAX_BATCH_EVENTS) throw new PulseError('LIMIT_EXCEEDED', `At most ${cfg.MAX_BATCH_EVENTS} events per request`);
+      // Keys, roles and organisations: auth/permissions.ts. Nothing is accepted unless all may be.
+      const items = authorizeIngest(cfg, principal, raw);
       const q = req.query as Record<string, string | undefined>;
       const result = await ctx.hub.ingest(items, { wait: q.wait === 'durable' ? 'durable' : 'none', source: 'http', principal });
       reply.status(result.accepted + result.duplicates === 0 ? 400 : 200);

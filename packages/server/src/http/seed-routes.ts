@@ -9,6 +9,7 @@ import type { HttpContext } from './context.js';
 import { principalOf } from './context.js';
 import { CONTENT_FIELDS } from '../gateways/profiles/content.js';
 import { parseQuery } from './channels.js';
+import { canIngest, ingestOrg } from '../auth/permissions.js';
 
 const trigger = z.object({
   contentId: z.string().min(1).max(128).regex(/^[A-Za-z0-9_\-.:@~+]+$/),
@@ -34,8 +35,9 @@ export function registerSeedRoutes(
   app.post('/api/analytics/trigger-update', async (req) => {
     const p = await principalOf(ctx, req);
     const b = parseQuery(trigger, req.body);
-    if (p.orgId && b.organizationId && p.orgId !== b.organizationId) throw new PulseError('FORBIDDEN', 'organizationId does not match your token');
-    const org = b.organizationId ?? p.orgId ?? undefined;
+    if (!canIngest(ctx.hub.config, p, `content:${b.contentId}`)) throw new PulseError('FORBIDDEN', `Not allowed to write content:${b.contentId}`);
+    await ctx.hub.guard?.admitIngest(p);
+    const org = ingestOrg(p, b.organizationId);
     const data: Record<string, unknown> = { field: b.field, increment: b.increment };
     if (b.clientId) data.clientId = b.clientId;
     const item: Record<string, unknown> = { channel: `content:${b.contentId}`, type: 'analytics_update', data };

@@ -22,6 +22,8 @@ import type { Config, NamespacePolicy } from '../config.js';
 import type { Store, EventSink, StoreItem } from '../ports.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Principal } from '../auth/principal.js';
+import * as permissions from '../auth/permissions.js';
+import type { Guard } from '../limits/guard.js';
 import { MemoryLog, type ChannelLog } from './log.js';
 import { SubscriptionIndex } from './subscriptions.js';
 import { Session, Subscription } from './session.js';
@@ -65,6 +67,8 @@ export class Hub {
   readonly log: MemoryLog;
   readonly index = new SubscriptionIndex();
   readonly sessions = new Set<Session>();
+  /** Limits (subscription rate); set by the server, absent in a bare hub. */
+  guard: Guard | null = null;
   /** Frames built during the current flush, shared by connections with identical queues. */
   readonly frames = new FrameCache();
   private readonly dedupe: RecentIds;
@@ -127,7 +131,7 @@ export class Hub {
     if (this.closed) throw new PulseError('SERVER_SHUTDOWN');
     const now = Date.now();
     const result: IngestResult = { accepted: 0, duplicates: 0, rejected: 0, events: [], duplicateItems: [], errors: [], durable: false };
-    const nopts = { now, maxFutureSkewMs: this.config.MAX_FUTURE_SKEW_MS, maxEventBytes: this.config.MAX_EVENT_BYTES };
+    const nopts = { now, maxFutureSkewMs: this.config.MAX_FUTURE_SKEW_MS, maxEventBytes: this.config.MAX_EVENT_BYTES, maxDepth: this.config.MAX_JSON_DEPTH };
     let anyDurable = false;
     const ok: Array<NormalizedInput | null> = new Array(items.length);
     let waits: Promise<void>[] | null = null;
@@ -321,43 +325,13 @@ export class Hub {
     s.subs.clear();
   }
 
-  /** May this principal read this channel (or pattern)? */
+  /** May this principal read this channel (or pattern)? Rules: auth/permissions.ts. */
   canSubscribe(p: Principal, target: string): boolean {
-    if (p.devBypass && !p.authenticated) return true;
-    if (p.role === 'admin') return true;
-    const ns = namespaceOf(target);
-    const policy = this.config.namespaces[ns] ?? this.config.defaultPolicy;
-    switch (policy.subscribe) {
-      case 'public':
-        return true;
-      case 'authenticated':
-        return p.authenticated || p.devBypass;
-      case 'owner': {
-        if (target.endsWith('*') || !target.includes(':')) return false;
-        const id = target.slice(ns.length + 1);
-        return (p.address !== null && id === p.address) || (p.userId !== null && id === p.userId);
-      }
-      case 'admin':
-        return false;
-    }
+    return permissions.canSubscribe(this.config, p, target, 'read');
   }
 
   canPublish(p: Principal, channel: string): boolean {
-    if (p.devBypass && !p.authenticated) return true;
-    if (p.role === 'admin') return true;
-    const ns = namespaceOf(channel);
-    const policy = this.config.namespaces[ns] ?? this.config.defaultPolicy;
-    switch (policy.publish) {
-      case 'none':
-      case 'admin':
-        return false;
-      case 'authenticated':
-        return p.authenticated;
-      case 'owner': {
-        const id = channel.slice(ns.length + 1);
-        return (p.address !== null && id === p.address) || (p.userId !== null && id === p.userId);
-      }
-    }
+    return permissions.canPublish(this.config, p, channel);
   }
 
   /**
@@ -367,7 +341,8 @@ export class Hub {
    */
   async subscribe(s: Session, target: string, o: SubscribeOptions): Promise<SubscribeResult> {
     if (!isValidSubscriptionTarget(target)) throw new PulseError('INVALID_CHANNEL', `Invalid channel or pattern: ${String(target).slice(0, 64)}`);
-    if (!this.canSubscribe(s.principal, target)) throw new PulseError('FORBIDDEN', `Not allowed to subscribe to ${target}`);
+    if (!permissions.canSubscribe(this.config, s.principal, target)) throw new PulseError('FORBIDDEN', `Not allowed to subscribe to ${target}`);
+    const orgId = permissions.orgScope(s.principal, o.orgId);
     const exact = target.includes(':') && !target.endsWith('*');
     let positions: Array<[string, Position]> = [];
     if (o.since !== undefined) {
@@ -380,6 +355,11 @@ export class Hub {
       }
     }
     const types = o.types && o.types.length ? [...o.types] : null;
+    if (!o.system && this.guard && !s.subs.has(target)) {
+      await this.guard.admitSubscribe(s.principal);
+      // The connection may have gone while the limiter answered; a subscription added now would leak.
+      if (s.closed) throw new PulseError('UNAVAILABLE', 'Connection closed');
+    }
     const existing = s.subs.get(target);
     if (existing) {
       this.index.remove(existing);
@@ -387,7 +367,7 @@ export class Hub {
     } else if (!o.system && this.userSubscriptionCount(s) >= this.config.MAX_SUBSCRIPTIONS_PER_CLIENT) {
       throw new PulseError('MAX_SUBSCRIPTIONS', `Maximum ${this.config.MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client`);
     }
-    const sub = new Subscription(s, target, types ? new Set(types) : null, o.dialect, o.orgId ?? null, o.system === true);
+    const sub = new Subscription(s, target, types ? new Set(types) : null, o.dialect, orgId, o.system === true);
     if (positions.length) sub.buffer = [];
     const result: SubscribeResult = { channel: target, types };
     if (exact) {

@@ -23,6 +23,8 @@ export interface NormalizeOptions {
   now: number;
   maxFutureSkewMs: number;
   maxEventBytes: number;
+  /** Deepest nesting of `data` (objects and arrays); default 32. */
+  maxDepth?: number;
   /** Channel for Segment-shaped events that name none. */
   defaultChannel?: string;
 }
@@ -62,6 +64,18 @@ export function parseTimestamp(v: unknown): number | null {
     return Number.isFinite(n) && n >= 0 ? n : null;
   }
   return null;
+}
+
+/** Whether `v` nests deeper than `max` levels (iterative: hostile depth cannot overflow the stack). */
+export function deeperThan(v: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (d > max) return true;
+    for (const c of Array.isArray(x) ? x : Object.values(x)) if (typeof c === 'object' && c !== null) stack.push([c, d + 1]);
+  }
+  return false;
 }
 
 /** Stands in for an NDJSON line that did not parse, so its index is reported. */
@@ -126,6 +140,7 @@ export function normalizeEvent(raw: unknown, o: NormalizeOptions): Normalized {
     bh = raw.blockHeight;
   }
 
+  if (deeperThan(data, o.maxDepth ?? 32)) return bad('LIMIT_EXCEEDED', `data nests deeper than ${o.maxDepth ?? 32} levels`);
   let dataJson: string;
   try {
     dataJson = JSON.stringify(data);

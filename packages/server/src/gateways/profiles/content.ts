@@ -127,15 +127,24 @@ class ContentSession extends WsSession {
   }
 }
 
-function err(s: WsSession, code: string, message: string): void {
-  s.sendControl(JSON.stringify({ type: 'error', error: message, code, timestamp: Date.now() }));
+function err(s: WsSession, code: string, message: string, retryAfter?: number): void {
+  const m: Record<string, unknown> = { type: 'error', error: message, code, timestamp: Date.now() };
+  if (retryAfter !== undefined) m.retryAfter = retryAfter;
+  s.sendControl(JSON.stringify(m));
 }
 
 export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, remote: string): WsSession {
   const s = new ContentSession(hub, ws, principal, contentCodec, remote);
   hub.attach(s);
   s.sendControl(JSON.stringify({ type: 'connected', clientId: s.id, timestamp: Date.now() }));
+  const gate = hub.guard?.messageGate() ?? null;
   ws.on('message', (data, isBinary) => {
+    const limited = gate?.take();
+    if (limited) {
+      err(s, limited.error.code, limited.error.message, limited.error.retryAfter);
+      if (limited.close) s.terminate(4029, 'RATE_LIMITED');
+      return;
+    }
     let raw: unknown;
     try {
       raw = isBinary ? undefined : JSON.parse(data.toString());

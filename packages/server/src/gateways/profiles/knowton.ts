@@ -23,7 +23,14 @@ export class MetricsPusher {
   attach(ws: WebSocket): void {
     this.clients.add(ws);
     ws.send(this.frame());
+    const gate = this.hub.guard?.messageGate() ?? null;
     ws.on('message', (data, isBinary) => {
+      const limited = gate?.take();
+      if (limited) {
+        ws.send(JSON.stringify({ type: 'error', code: limited.error.code, message: limited.error.message, retryAfter: limited.error.retryAfter }));
+        if (limited.close) ws.close(4029, 'RATE_LIMITED');
+        return;
+      }
       let type: unknown;
       try {
         type = isBinary ? undefined : (JSON.parse(data.toString()) as { type?: unknown }).type;

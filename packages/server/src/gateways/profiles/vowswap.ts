@@ -39,7 +39,14 @@ export function attachVowswap(hub: Hub, ws: WebSocket, principal: Principal, rem
   const s = new WsSession(hub, ws, principal, vowswapCodec, remote);
   hub.attach(s);
   send(s, 'connect', undefined, { clientId: s.id, userId: principal.userId });
+  const gate = hub.guard?.messageGate() ?? null;
   ws.on('message', (data, isBinary) => {
+    const limited = gate?.take();
+    if (limited) {
+      send(s, 'error', undefined, { code: limited.error.code, message: limited.error.message, retryAfter: limited.error.retryAfter });
+      if (limited.close) s.terminate(4029, 'RATE_LIMITED');
+      return;
+    }
     let raw: unknown;
     try {
       raw = isBinary ? undefined : JSON.parse(data.toString());
