@@ -35,9 +35,10 @@ export async function registerDashboard(app: FastifyInstance, opts: { root?: str
       // Routes for the files present now; the SPA fallback below takes every other GET.
       wildcard: false,
       index: false,
+      cacheControl: false,
       setHeaders(res, path) {
         // Vite puts a content hash in asset names, so they never change under the same name.
-        if (path.includes(`${'/'}assets${'/'}`)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+        res.setHeader('Cache-Control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
       },
     });
   }
