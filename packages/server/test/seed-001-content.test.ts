@@ -96,6 +96,17 @@ describe('seed 001 content analytics over plain WebSocket', () => {
     ]);
   });
 
+  it('concurrent triggers each get their own value, broadcast in order', async () => {
+    const s = await server();
+    const c = await subscriber(s, { contentIds: ['hot'] });
+    const n = 25;
+    const answers = await Promise.all(Array.from({ length: n }, () => trigger(s, { contentId: 'hot', field: 'views' })));
+    const expected = Array.from({ length: n }, (_, i) => i + 1);
+    expect(answers.map((r) => r.body.value).sort((a, b) => a - b)).toEqual(expected);
+    const got = await c.count((m) => m.type === 'analytics_update', n);
+    expect(got.map((m) => m.value)).toEqual(expected);
+  });
+
   it("the document's curl body (no organization) reaches a subscriber of that content", async () => {
     const s = await server();
     const c = await subscriber(s, { contentIds: ['test'] });
