@@ -200,11 +200,12 @@ export async function runIdle(cfg: BenchConfig, peer: RunningPeer, log: (s: stri
   const result: ScenarioResult = { scenario: 'S4', peer: peer.def.name, shape: `${cfg.s4Connections} idle connections` };
   const fleet = new Fleet([peer.def.channel(0)], cfg.s4Connections, 0, cfg.sinkWorkers, 'idle');
   try {
-    await sleep(1000); // let the server finish starting up before the baseline
+    const settleMs = cfg.quick ? 500 : 2000;
+    await sleep(settleMs); // let the server finish starting up before the baseline
     const before = sample(peer.pid);
     result.setup = await fleet.open(peer.def.wsUrl(peer.port), peer.def.dialect);
     if (result.setup.failed > 0) throw new Error(`${result.setup.failed} connections failed: ${result.setup.firstError}`);
-    await sleep(2000);
+    await sleep(settleMs); // buffers allocated during handshakes settle
     const after = sample(peer.pid);
     const stats = await fleet.stats();
     result.idle = {
