@@ -146,6 +146,16 @@ describe('seed 001 content analytics over plain WebSocket', () => {
     }, 'connectedClients to drop to 1');
   });
 
+  it('development simulation (SIMULATE=true): GET says simulationRunning and subscribers get simulated updates', async () => {
+    const s = await server({ SIMULATE: 'true', SIMULATE_RATE: '200' });
+    const r = await http<{ status: { simulationRunning: boolean } }>('GET', `${s.url}/api/analytics/trigger-update`);
+    expect(r.body.status.simulationRunning).toBe(true);
+    const c = await subscriber(s, { contentIds: ['content-1', 'content-2', 'content-3'] });
+    const u = await c.nextOfType('analytics_update', () => true, { timeoutMs: 15_000 });
+    expect(u).toEqual({ type: 'analytics_update', contentId: expect.stringMatching(/^content-[123]$/), field: expect.any(String), value: expect.any(Number), timestamp: expect.any(Number) });
+    expect(['views', 'likes', 'shares', 'comments']).toContain(u.field);
+  });
+
   it('an update of organization A does not reach a subscriber of organization B', async () => {
     const s = await server();
     const a = await subscriber(s, { contentIds: ['shared-1'], organizationId: 'org-A' });
