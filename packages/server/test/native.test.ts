@@ -163,3 +163,25 @@ describe('native protocol /ws', () => {
     b.close();
   });
 });
+
+describe('retention', () => {
+  it('prunes stored events past their namespace TTL and then answers recovered:false for them', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = (await import('./core-helpers.js')).tempDir();
+    const cfg = join(dir, 'pulse.yaml');
+    writeFileSync(cfg, 'namespaces:\n  short:\n    ttlSeconds: 60\n    history: 0\n');
+    const p = await start({ PULSE_CONFIG: cfg }, { dir });
+    try {
+      const r = await ingest(p.url, [1, 2].map((i) => ({ channel: 'short:a', type: 't', data: { i } })), '?wait=durable');
+      const epoch = (r.json.events as Array<{ epoch: string }>)[0].epoch;
+      expect(await p.hub.prune(Date.now())).toBe(0);
+      expect(await p.hub.prune(Date.now() + 61_000)).toBe(2);
+      const h = (await fetch(`${p.url}/v1/channels/short:a/events?since=0&epoch=${epoch}`).then((x) => x.json())) as { events: unknown[]; recovered: boolean };
+      expect(h).toMatchObject({ events: [], recovered: false });
+    } finally {
+      await p.close();
+      cleanup(dir);
+    }
+  });
+});

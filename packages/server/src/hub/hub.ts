@@ -81,6 +81,7 @@ export class Hub {
   private committing = false;
   private stamp = 0;
   private closed = false;
+  private retention: NodeJS.Timeout | null = null;
   private readonly scheduleCycle = () => {
     this.scheduled = false;
     void this.cycle();
@@ -101,6 +102,24 @@ export class Hub {
     for (const h of await this.store.heads()) this.log.restore(h.channel, h.epoch, h.offset);
     const ids = await this.store.recentIds(this.config.DEDUPE_CACHE_SIZE);
     for (let i = ids.length - 1; i >= 0; i--) this.dedupe.add(ids[i]);
+    await this.prune();
+    this.retention = setInterval(() => void this.prune(), 60_000);
+    this.retention.unref();
+  }
+
+  /** Delete stored events older than their namespace's TTL. Channel heads and stats stay. */
+  async prune(now = Date.now()): Promise<number> {
+    let n = 0;
+    for (const [ns, p] of Object.entries(this.config.namespaces)) {
+      if (p.ttlSeconds > 0 && p.durable) {
+        try {
+          n += await this.store.prune(ns, now - p.ttlSeconds * 1000);
+        } catch (e) {
+          this.logger.warn({ err: e, namespace: ns }, 'retention prune failed');
+        }
+      }
+    }
+    return n;
   }
 
   policy(channel: string): NamespacePolicy {
@@ -474,6 +493,7 @@ export class Hub {
   /** Stop accepting, commit what is pending, and deliver it. */
   async drain(): Promise<void> {
     this.closed = true;
+    if (this.retention) clearInterval(this.retention);
     while (this.committing || this.accepted.length || this.waiters.length) {
       if (!this.committing) await this.cycle();
       else await new Promise((r) => setImmediate(r));
