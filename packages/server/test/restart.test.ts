@@ -14,7 +14,7 @@ async function spawnPulse(dir: string): Promise<{ child: ChildProcess; url: stri
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const url = await waitFor(() => /running at (http:\/\/[^\s]+) /.exec(out)?.[1], 'pulse process to start', 20_000);
+  const url = await waitFor(() => /running at (http:\/\/[^\s]+) /.exec(out)?.[1], 'pulse process to start', 60_000);
   return { child, url };
 }
 
@@ -84,5 +84,5 @@ describe('restart', () => {
       await new Promise((r) => second.child.once('exit', r));
       cleanup(dir);
     }
-  }, 60_000);
+  }, 180_000);
 });
