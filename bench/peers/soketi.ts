@@ -6,7 +6,7 @@
  * native binary does not load, which would make Soketi's numbers meaningless; this launcher
  * refuses to start unless the `.node` binary is mapped into the process.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -39,6 +39,8 @@ const server = new Server({
   'metrics.host': '127.0.0.1',
   'metrics.port': metricsPort,
   'cluster.hostname': '127.0.0.1',
+  // Soketi passes cluster.* to node-discover, whose UDP bind address is `address` (default 0.0.0.0).
+  'cluster.address': '127.0.0.1',
   'cluster.port': clusterPort,
   'cluster.unicast': ['127.0.0.1'],
   'cluster.broadcast': '127.255.255.255',
@@ -52,4 +54,37 @@ const server = new Server({
 });
 process.on('SIGTERM', () => process.exit(0));
 process.on('SIGINT', () => process.exit(0));
+
+/** Listening TCP sockets and bound UDP sockets of this process that are not on 127.0.0.1. */
+function nonLoopbackSockets(): string[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const m = /socket:\[(\d+)\]/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // the fd closed while we looked
+    }
+  }
+  const bad: string[] = [];
+  for (const proto of ['tcp', 'udp', 'tcp6', 'udp6']) {
+    for (const line of readFileSync(`/proc/self/net/${proto}`, 'utf8').split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 10 || !inodes.has(c[9])) continue;
+      const listening = proto.startsWith('udp') || c[3] === '0A';
+      if (listening && !c[1].startsWith('0100007F:')) bad.push(`${proto} ${c[1]}`);
+    }
+  }
+  return bad;
+}
+
 void server.start();
+// Discovery and both listeners are up within a second; anything bound beyond loopback stops the run.
+setTimeout(() => {
+  const bad = nonLoopbackSockets();
+  if (bad.length > 0) {
+    console.error(`SOKETI_NOT_LOOPBACK: sockets bound beyond 127.0.0.1: ${bad.join(', ')}`);
+    process.exit(4);
+  }
+  console.error('soketi: every socket is bound to 127.0.0.1');
+}, 1000).unref();
