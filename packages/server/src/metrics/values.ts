@@ -120,10 +120,11 @@ export function ratio(a: MetricValue, b: MetricValue, scale: number, digits: num
   const one = (x: unknown, y: unknown): number | null =>
     typeof x === 'number' && typeof y === 'number' && y !== 0 ? round((x / y) * scale, digits) : null;
   if (isRecord(a) || isRecord(b)) {
-    const ra = isRecord(a) ? a : {};
-    const rb = isRecord(b) ? b : {};
+    // A scalar side applies to every key (amount per order of each key).
+    const at = (v: MetricValue, k: string): unknown => (isRecord(v) ? (v[k] ?? 0) : v);
+    const keys = new Set([...(isRecord(a) ? Object.keys(a) : []), ...(isRecord(b) ? Object.keys(b) : [])]);
     const out: Record<string, number | null> = {};
-    for (const k of new Set([...Object.keys(ra), ...Object.keys(rb)])) out[k] = one(ra[k] ?? 0, rb[k] ?? 0);
+    for (const k of keys) out[k] = one(at(a, k), at(b, k));
     return out;
   }
   return one(a, b);
