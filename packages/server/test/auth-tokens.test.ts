@@ -1,0 +1,201 @@
+/**
+ * Token verification: HS256, RS256/ES256 from a PEM or a JWKS URL (a real local HTTP server on
+ * port 0 serving keys made with jose), claim checks, algorithm pinning, claims mapping, and
+ * expiry on live native and Socket.IO connections.
+ */
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import { generateKeyPair, exportSPKI, exportJWK, SignJWT, type JWK, type CryptoKey } from 'jose';
+import { PulseError } from '@pulse/protocol';
+import { Authenticator } from '../src/auth/tokens.js';
+import { startTestServer, SioCollector, Cleanup, waitFor, TEST_SECRET, type Json } from './support/index.js';
+import { openNative, call } from './security-helpers.js';
+
+type Pair = { publicKey: CryptoKey; privateKey: CryptoKey };
+
+async function sign(key: CryptoKey | Uint8Array, alg: string, claims: Record<string, unknown>, o: { kid?: string; exp?: string | number; nbf?: string | number; iss?: string; aud?: string } = {}): Promise<string> {
+  const j = new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT', ...(o.kid ? { kid: o.kid } : {}) }).setIssuedAt().setExpirationTime(o.exp ?? '1h');
+  if (o.nbf !== undefined) j.setNotBefore(o.nbf);
+  if (o.iss) j.setIssuer(o.iss);
+  if (o.aud) j.setAudience(o.aud);
+  return j.sign(key);
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (e) {
+    return e instanceof PulseError ? e.code : `not a PulseError: ${String(e)}`;
+  }
+}
+
+const hs = new TextEncoder().encode(TEST_SECRET);
+let rsa: Pair;
+let ec: Pair;
+let rsaPem: string;
+let ecPem: string;
+
+beforeAll(async () => {
+  rsa = await generateKeyPair('RS256', { extractable: true });
+  ec = await generateKeyPair('ES256', { extractable: true });
+  rsaPem = await exportSPKI(rsa.publicKey);
+  ecPem = await exportSPKI(ec.publicKey);
+});
+
+describe('Authenticator', () => {
+  it('verifies HS256, and refuses expired, not-yet-valid, wrong iss/aud, wrong key', async () => {
+    const a = new Authenticator({ secret: TEST_SECRET, issuer: ['https://id.example'], audience: ['pulse'], skipAuth: false });
+    const good = { iss: 'https://id.example', aud: 'pulse' };
+    expect((await a.verify(await sign(hs, 'HS256', { userId: 'u1' }, good))).userId).toBe('u1');
+    expect(await codeOf(a.verify(await sign(hs, 'HS256', { userId: 'u1' }, { ...good, exp: Math.floor(Date.now() / 1000) - 10 })))).toBe('TOKEN_EXPIRED');
+    expect(await codeOf(a.verify(await sign(hs, 'HS256', { userId: 'u1' }, { ...good, nbf: Math.floor(Date.now() / 1000) + 3600 })))).toBe('UNAUTHORIZED');
+    expect(await codeOf(a.verify(await sign(hs, 'HS256', { userId: 'u1' }, { ...good, iss: 'https://evil.example' })))).toBe('UNAUTHORIZED');
+    expect(await codeOf(a.verify(await sign(hs, 'HS256', { userId: 'u1' }, { ...good, aud: 'other' })))).toBe('UNAUTHORIZED');
+    expect(await codeOf(a.verify(await sign(hs, 'HS256', { userId: 'u1' }, { iss: good.iss })))).toBe('UNAUTHORIZED');
+    expect(await codeOf(a.verify(await sign(new TextEncoder().encode('another-secret-0123456789abcdefgh'), 'HS256', { userId: 'u1' }, good)))).toBe('UNAUTHORIZED');
+    // HS512 is not accepted unless JWT_ALGORITHMS names it.
+    expect(await codeOf(a.verify(await sign(hs, 'HS512', { userId: 'u1' }, good)))).toBe('UNAUTHORIZED');
+    expect(await codeOf(a.verify('not.a.jwt'))).toBe('UNAUTHORIZED');
+  });
+
+  it('verifies RS256 and ES256 from a PEM, with the algorithm pinned to the key', async () => {
+    const r = new Authenticator({ publicKey: rsaPem, skipAuth: false });
+    const e = new Authenticator({ publicKey: ecPem, skipAuth: false });
+    expect((await r.verify(await sign(rsa.privateKey, 'RS256', { sub: 'rs-user' }))).userId).toBe('rs-user');
+    expect((await e.verify(await sign(ec.privateKey, 'ES256', { sub: 'es-user' }))).userId).toBe('es-user');
+    expect(r.algorithms()).toEqual(['RS256', 'RS384', 'RS512']);
+    expect(e.algorithms()).toEqual(['ES256']);
+    // A token signed by the other key pair, or claiming the other family, is refused.
+    expect(await codeOf(r.verify(await sign(ec.privateKey, 'ES256', { sub: 'x' })))).toBe('UNAUTHORIZED');
+    const other = await generateKeyPair('RS256');
+    expect(await codeOf(r.verify(await sign(other.privateKey, 'RS256', { sub: 'x' })))).toBe('UNAUTHORIZED');
+  });
+
+  it('refuses alg:none and HS/RS confusion (an HS256 token keyed with the public PEM)', async () => {
+    const both = new Authenticator({ secret: TEST_SECRET, publicKey: rsaPem, skipAuth: false });
+    const pemOnly = new Authenticator({ publicKey: rsaPem, skipAuth: false });
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const none = `${b64({ alg: 'none' })}.${b64({ sub: 'root', role: 'admin', exp: Math.floor(Date.now() / 1000) + 60 })}.`;
+    const confused = await sign(new TextEncoder().encode(rsaPem), 'HS256', { sub: 'root', role: 'admin' });
+    for (const a of [both, pemOnly]) {
+      expect(await codeOf(a.verify(none))).toBe('UNAUTHORIZED');
+      expect(await codeOf(a.verify(confused))).toBe('UNAUTHORIZED');
+    }
+    expect(() => new Authenticator({ publicKey: rsaPem, algorithms: ['HS256'], skipAuth: false })).toThrow(/JWT_ALGORITHMS/);
+  });
+
+  it('maps the seeds’ claim shapes: userId|sub, address|stacksAddress|walletAddress, roles, organisations', async () => {
+    const a = new Authenticator({ secret: TEST_SECRET, skipAuth: false });
+    const supabase = await a.verify(await sign(hs, 'HS256', { sub: 'uuid-1', role: 'authenticated', walletAddress: 'SPW', app_metadata: { organization_id: 'org-9' } }));
+    expect(supabase).toMatchObject({ userId: 'uuid-1', address: 'SPW', role: 'user', orgId: 'org-9', authenticated: true });
+    const custom = await a.verify(await sign(hs, 'HS256', { userId: 'u2', sub: 'ignored', stacksAddress: 'SPS', role: 'developer', org_id: 'o2' }));
+    expect(custom).toMatchObject({ userId: 'u2', address: 'SPS', role: 'developer', orgId: 'o2' });
+    const pulse = await a.verify(await sign(hs, 'HS256', { userId: 'u3', address: 'SPA', role: 'admin', organizationId: 'o3' }));
+    expect(pulse).toMatchObject({ userId: 'u3', address: 'SPA', role: 'admin', orgId: 'o3' });
+    // Supabase's public anon key: a valid signature, but no user.
+    expect((await a.verify(await sign(hs, 'HS256', { role: 'anon' }))).role).toBeNull();
+  });
+});
+
+describe('JWKS', () => {
+  let server: Server;
+  let url: string;
+  let served: JWK[] = [];
+  let fetches = 0;
+
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: served }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const addr = server.address();
+    url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/.well-known/jwks.json`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  async function jwk(p: Pair, kid: string, alg: string): Promise<JWK> {
+    return { ...(await exportJWK(p.publicKey)), kid, alg, use: 'sig' };
+  }
+
+  it('verifies RS256 and ES256 by kid, caches the set, and honours rotation', async () => {
+    const k1 = rsa;
+    const k2 = await generateKeyPair('RS256', { extractable: true });
+    served = [await jwk(k1, 'k1', 'RS256'), await jwk(ec, 'e1', 'ES256')];
+    fetches = 0;
+    const a = new Authenticator({ jwksUrl: url, jwksCooldownMs: 0, skipAuth: false });
+    const t1 = await sign(k1.privateKey, 'RS256', { sub: 'one' }, { kid: 'k1' });
+    for (let i = 0; i < 3; i++) expect((await a.verify(t1)).userId).toBe('one');
+    expect((await a.verify(await sign(ec.privateKey, 'ES256', { sub: 'ec' }, { kid: 'e1' }))).userId).toBe('ec');
+    expect(fetches).toBe(1);
+    // Rotation: the provider now publishes k2 only. A k2 token makes the set refetch.
+    served = [await jwk(k2, 'k2', 'RS256')];
+    expect((await a.verify(await sign(k2.privateKey, 'RS256', { sub: 'two' }, { kid: 'k2' }))).userId).toBe('two');
+    expect(fetches).toBe(2);
+    expect(await codeOf(a.verify(t1))).toBe('UNAUTHORIZED');
+    // HS256 is never accepted from a JWKS-only configuration.
+    expect(await codeOf(a.verify(await sign(hs, 'HS256', { sub: 'x' }, { kid: 'k2' })))).toBe('UNAUTHORIZED');
+  });
+
+  it('an unreachable JWKS is UNAVAILABLE, not UNAUTHORIZED', async () => {
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
+    const addr = dead.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    await new Promise<void>((r) => dead.close(() => r()));
+    const a = new Authenticator({ jwksUrl: `http://127.0.0.1:${port}/jwks`, skipAuth: false });
+    expect(await codeOf(a.verify(await sign(rsa.privateKey, 'RS256', { sub: 'x' }, { kid: 'k1' })))).toBe('UNAVAILABLE');
+  });
+
+  it('a server started with JWKS_URL accepts RS256 on native /ws and ES256 on Socket.IO', async () => {
+    served = [await jwk(rsa, 'k1', 'RS256'), await jwk(ec, 'e1', 'ES256')];
+    const cleanup = new Cleanup();
+    try {
+      const pulse = cleanup.server(await startTestServer({ auth: 'jwt', env: { JWT_SECRET: '', JWKS_URL: url, JWT_ISSUER: 'https://id.example' } }));
+      const rs = await sign(rsa.privateKey, 'RS256', { sub: 'rs-user', address: 'SPRS' }, { kid: 'k1', iss: 'https://id.example' });
+      const c = cleanup.closable(await openNative(pulse, rs));
+      expect((await c.nextOfType('welcome')).userId).toBe('rs-user');
+      expect((await call(c, { op: 'subscribe', channel: 'user:SPRS' })).type).toBe('reply');
+      const es = await sign(ec.privateKey, 'ES256', { sub: 'es-user' }, { kid: 'e1', iss: 'https://id.example' });
+      const s = cleanup.closable(SioCollector.connect(pulse.url, { auth: { token: es }, transports: ['websocket'] }));
+      expect((await s.next<Json>('connected')).userId).toBe('es-user');
+      const wrongIss = await sign(ec.privateKey, 'ES256', { sub: 'es-user' }, { kid: 'e1', iss: 'https://evil.example' });
+      const bad = cleanup.closable(await openNative(pulse, wrongIss));
+      expect((await bad.closed()).code).toBe(4001);
+    } finally {
+      await cleanup.run();
+    }
+  });
+});
+
+describe('expiry on a live connection', () => {
+  const cleanup = new Cleanup();
+  afterEach(() => cleanup.run());
+
+  it('native: closes with 4009 TOKEN_EXPIRED; an in-band `auth` renewal keeps it open', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));
+    const soon = () => sign(hs, 'HS256', { userId: 'u1' }, { exp: Math.floor(Date.now() / 1000) + 2 });
+    const a = cleanup.closable(await openNative(pulse, await soon()));
+    const b = cleanup.closable(await openNative(pulse, await soon()));
+    const renewed = await call(b, { op: 'auth', token: await sign(hs, 'HS256', { userId: 'u1' }, { exp: '1h' }) });
+    expect(renewed.type).toBe('reply');
+    const other = await call(b, { op: 'auth', token: await sign(hs, 'HS256', { userId: 'someone-else' }) });
+    expect(other.code).toBe('FORBIDDEN');
+    expect((await a.closed({ timeoutMs: 6000 })).code).toBe(4009);
+    expect(a.ofType('error').some((m) => m.code === 'TOKEN_EXPIRED')).toBe(true);
+    // b outlived a's expiry and still answers.
+    expect((await call(b, { op: 'ping' })).type).toBe('reply');
+  });
+
+  it('Socket.IO: emits error TOKEN_EXPIRED and closes the transport', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));
+    const t = await sign(hs, 'HS256', { userId: 'u1' }, { exp: Math.floor(Date.now() / 1000) + 2 });
+    const s = cleanup.closable(SioCollector.connect(pulse.url, { auth: { token: t }, transports: ['websocket'] }));
+    await s.connected();
+    const err = await s.next<Json>('error', (e) => e.code === 'TOKEN_EXPIRED', { timeoutMs: 6000 });
+    expect(err.code).toBe('TOKEN_EXPIRED');
+    await waitFor(() => s.records.some((r) => r.event === 'disconnect'), 'transport closed');
+  });
+});
