@@ -106,7 +106,10 @@ const native: DialectCodec = {
  */
 const socketio: DialectCodec = {
   subscribe(channel) {
-    return `421${JSON.stringify(['subscribe', { channel }])}`;
+    // `channel` for the bench's baseline peer; `contractId` for Pulse's seed-000 profile, which
+    // maps it to `contract:<contractId>` (each ignores the other's field).
+    const contractId = channel.startsWith('contract:') ? channel.slice('contract:'.length) : channel;
+    return `421${JSON.stringify(['subscribe', { channel, contractId }])}`;
   },
   decode(text) {
     if (text === '2') return { kind: 'reply', text: '3' };
@@ -118,7 +121,9 @@ const socketio: DialectCodec = {
       const msg = parse(text.slice(2));
       if (Array.isArray(msg) && msg[0] === 'event' && isRecord(msg[1])) {
         const e = msg[1];
-        const ev = toEvent(e.channel, isRecord(e.data) ? (e.data as EventData) : undefined, null, null);
+        // Seed 000 events carry `contractId` instead of the channel.
+        const channel = typeof e.channel === 'string' ? e.channel : typeof e.contractId === 'string' ? `contract:${e.contractId}` : undefined;
+        const ev = toEvent(channel, isRecord(e.data) ? (e.data as EventData) : undefined, null, null);
         return { kind: 'events', events: ev ? [ev] : [] };
       }
     }

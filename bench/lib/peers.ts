@@ -15,8 +15,8 @@ import { InspectorProfiler, inspectorUrl } from './inspector.js';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BENCH = path.join(ROOT, 'bench');
 
-export type PeerName = 'pulse' | 'socketio' | 'ws' | 'ws-coalesce' | 'soketi';
-export const ALL_PEERS: PeerName[] = ['pulse', 'socketio', 'ws', 'ws-coalesce', 'soketi'];
+export type PeerName = 'pulse' | 'pulse-socketio' | 'socketio' | 'ws' | 'ws-coalesce' | 'soketi';
+export const ALL_PEERS: PeerName[] = ['pulse', 'pulse-socketio', 'socketio', 'ws', 'ws-coalesce', 'soketi'];
 
 export interface PeerDef {
   name: PeerName;
@@ -40,6 +40,17 @@ const jsonArray = (port: number, durable: boolean): PublishTarget => ({
 
 export const PEERS: Record<PeerName, PeerDef> = {
   pulse: { name: 'pulse', label: 'Pulse (native /ws)', dialect: 'native', channel: (i) => `bench:${i}`, wsUrl: nativeUrl, publishTarget: jsonArray, durable: true, recovery: true },
+  /** Pulse's own Socket.IO gateway, seed 000 profile: `subscribe{contractId}` → `contract:<id>`. */
+  'pulse-socketio': {
+    name: 'pulse-socketio',
+    label: 'Pulse (Socket.IO, seed 000)',
+    dialect: 'socketio',
+    channel: (i) => `contract:bench-${i}`,
+    wsUrl: (port) => `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`,
+    publishTarget: jsonArray,
+    durable: false, // S3 runs once, on `pulse`
+    recovery: false,
+  },
   socketio: {
     name: 'socketio',
     label: 'Socket.IO rooms (baseline)',
@@ -125,6 +136,7 @@ export async function startPeer(def: PeerDef, opts: StartOptions): Promise<Runni
   let dataDir: string | null = null;
   switch (def.name) {
     case 'pulse':
+    case 'pulse-socketio':
       script = 'packages/server/src/main.ts';
       cwd = opts.pulseDir ?? ROOT;
       dataDir = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-'));
