@@ -42,6 +42,7 @@ async function exchange(c: WsCollector, frame: string, isPong: (m: Json) => bool
   return got[i === 0 ? 1 : 0];
 }
 
+// Each property makes hundreds of round trips: the 90 s limits leave room on a loaded 2-core machine.
 describe('seed profiles under hostile input', () => {
   it('001 /analytics: every frame gets one `subscribed`, `unsubscribed`, `pong` or coded `error`', async () => {
     const c = await WsCollector.open(`${s.wsUrl}/analytics`);
@@ -73,7 +74,7 @@ describe('seed profiles under hostile input', () => {
     await http('POST', `${s.url}/api/analytics/trigger-update`, { body: { contentId: 'after-fuzz', field: 'views' } });
     expect(await c.nextOfType('analytics_update', (m) => m.contentId === 'after-fuzz')).toMatchObject({ value: 1 });
     c.close();
-  });
+  }, 90_000);
 
   it('002 /api/websocket/analytics: every frame gets one `subscribe`, `unsubscribe`, `pong` or coded `error`, with ISO time', async () => {
     const c = await WsCollector.open(`${s.wsUrl}/api/websocket/analytics`);
@@ -109,7 +110,7 @@ describe('seed profiles under hostile input', () => {
     await postEvents(s.url, { channel: 'analytics:filters', type: 'filter_apply', data: {} });
     expect(await c.nextOfType('analytics_update', (m) => m.channel === 'analytics:filters')).toMatchObject({ payload: { eventType: 'filter_apply' } });
     c.close();
-  });
+  }, 90_000);
 
   it('003 /ws/metrics: every frame gets `pong` or a coded `error`', async () => {
     const c = await WsCollector.open(`${s.wsUrl}/ws/metrics`);
@@ -126,7 +127,7 @@ describe('seed profiles under hostile input', () => {
       { numRuns: 150 },
     );
     c.close();
-  });
+  }, 90_000);
 
   it('binary garbage on the seed WebSockets gets a coded error and keeps the connection', async () => {
     for (const [path, first, isPong] of [
@@ -153,7 +154,7 @@ describe('seed profiles under hostile input', () => {
       expect(c.ws.readyState).toBe(WebSocket.OPEN);
       c.close();
     }
-  });
+  }, 90_000);
 
   it('Socket.IO (000 / 004): any payload to any request is acked or answered with a coded error', async () => {
     const c = SioCollector.connect(s.url, { transports: ['websocket'] });
@@ -204,5 +205,5 @@ describe('seed profiles under hostile input', () => {
     await s.hub.ingest([{ channel: 'global:all', type: 'system:announcement', data: { after: 'fuzz' } }], { wait: 'durable' });
     expect(await c.next<Json>('system:announcement', (e) => (e.data as Json).after === 'fuzz')).toMatchObject({ type: 'system:announcement' });
     c.close();
-  });
+  }, 90_000);
 });
