@@ -197,6 +197,33 @@ describe('seed 004 GuessLyfe over Socket.IO', () => {
     }
   });
 
+  it("every event of the document's table arrives under its name from each of its rooms", async () => {
+    const s = await server();
+    const c = await connect(s, await tokenFor('user-1', ALICE, 'user'));
+    expect((await c.ack<SubAck>('subscribe', { room: 'market', id: 'm1' })).success).toBe(true);
+    expect((await c.ack<SubAck>('subscribe', { room: 'creator', id: 'c1' })).success).toBe(true);
+    const user = `user:${ALICE}`;
+    // | Event | Rooms | from the document.
+    const table: Array<[string, string[]]> = [
+      ['market:created', ['global:all']],
+      ['market:trade', ['market:m1', user]],
+      ['market:resolved', ['market:m1', 'global:all']],
+      ['shares:trade', ['creator:c1', user]],
+      ['shares:unlocked', ['creator:c1', user]],
+      ['dividend:available', [user]],
+      ['notification', [user]],
+      ['system:maintenance', ['global:all']],
+      ['system:announcement', ['global:all']],
+    ];
+    const items = table.flatMap(([type, rooms]) => rooms.map((room) => ({ channel: room, type, data: { room } })));
+    await s.hub.ingest(items, { wait: 'durable' });
+    for (const [type, rooms] of table) {
+      const got = await c.count<Envelope<{ room: string }>>(type, rooms.length);
+      for (const e of got) expectEnvelope(e, type);
+      expect(got.map((e) => e.data.room).sort()).toEqual([...rooms].sort());
+    }
+  });
+
   it("another user's room cannot be subscribed to", async () => {
     const s = await server();
     const c = await connect(s, await tokenFor('user-1', ALICE, 'user'));
