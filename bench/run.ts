@@ -122,9 +122,19 @@ const json = { machine, pulse: pulseVersion, config: cfg, results, profiles };
 const file = path.join(resultsDir, `${stamp}${cfg.quick ? '-quick' : ''}.json`);
 writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
 writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+const profileText = profiles
+  .map(
+    (p) =>
+      `#### ${p.tag}: busy ${p.busyPct}% of samples (\`${p.file}\`)\n\n| self % of busy | function | where |\n| --- | --- | --- |\n${p.functions
+        .map((f) => `| ${f.selfPct} | \`${f.name}\` | ${f.where} |`)
+        .join('\n')}\n\nBy file: ${p.files.map((f) => `${f.file} ${f.selfPct}%`).join(', ')}\n`,
+  )
+  .join('\n');
+const loadEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
 writeFileSync(
   path.join(resultsDir, 'latest.md'),
-  `Run ${machine.date} on ${machine.nproc} × ${machine.cpu}, ${machine.memGB} GB, node ${machine.node}${cfg.quick ? ' (--quick)' : ''}; Pulse ${pulseVersion}; load average at start ${machine.loadavg.join(' ')}\n\n${tables}\n`,
+  `Run ${machine.date} on ${machine.nproc} × ${machine.cpu}, ${machine.memGB} GB, node ${machine.node}${cfg.quick ? ' (--quick)' : ''}; Pulse ${pulseVersion}; ` +
+    `load average at start ${machine.loadavg.join(' ')}, at end ${loadEnd.join(' ')}\n\n${tables}\n${profileText ? `### Pulse CPU profiles (during the load)\n\n${profileText}` : ''}`,
 );
 log(`results: ${path.relative(ROOT, file)}`);
 if (cfg.pulseRef) rmSync(pulseDir, { recursive: true, force: true });
