@@ -1,0 +1,152 @@
+/**
+ * Production posture: the start is refused without a verification key, with SKIP_AUTH, or with
+ * a wildcard ALLOWED_ORIGINS; CORS and the WebSocket Origin check follow ALLOWED_ORIGINS; no
+ * token or secret reaches the logs; event data loses `__proto__` / `constructor` keys.
+ */
+import { describe, it, expect, afterEach } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { PulseError } from '@pulse/protocol';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { ApiKeys } from '../src/auth/keys.js';
+import { startTestServer, Cleanup, SioCollector, http, tempDir, tokenFor, waitFor, TEST_SECRET, type Json } from './support/index.js';
+import { openNative, call } from './security-helpers.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+    return 'started';
+  } catch (e) {
+    return e instanceof PulseError ? e.message : String(e);
+  }
+}
+
+describe('production refuses to start unsafely', () => {
+  const prod = { NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, ALLOWED_ORIGINS: 'https://app.example' };
+  it.each([
+    ['no verification key', { ...prod, JWT_SECRET: '' }, /verification key/],
+    ['SKIP_AUTH', { ...prod, SKIP_AUTH: 'true' }, /SKIP_AUTH/],
+    ['wildcard origins', { ...prod, ALLOWED_ORIGINS: '*' }, /ALLOWED_ORIGINS/],
+    ['wildcard among origins', { ...prod, ALLOWED_ORIGINS: 'https://a.example, *' }, /ALLOWED_ORIGINS/],
+    ['default origins (*)', { NODE_ENV: 'production', JWT_SECRET: TEST_SECRET }, /ALLOWED_ORIGINS/],
+    ['a short secret', { ...prod, JWT_SECRET: 'short' }, /32 characters/],
+    ['a plain-http JWKS', { ...prod, JWT_SECRET: '', JWKS_URL: 'http://id.example/jwks' }, /https/],
+    ['alg none', { ...prod, JWT_ALGORITHMS: 'HS256,none' }, /JWT_ALGORITHMS/],
+  ])('%s', (_name, env, why) => {
+    expect(refusal(env)).toMatch(why);
+  });
+
+  it('starts with a key, listed origins and no SKIP_AUTH; production defaults are strict', () => {
+    const c = loadConfig({ ...prod, JWT_SECRET: '', JWKS_URL: 'https://id.example/.well-known/jwks.json' });
+    expect(c.MAX_CONNECTIONS_PER_IP).toBe(1000);
+    expect(c.INGEST_USER_TOKENS).toBe(false);
+    expect(loadConfig(prod).SUBSCRIBE_RATE_PER_MINUTE).toBe(10);
+    expect(loadConfig({ SKIP_AUTH: 'true' }).INGEST_USER_TOKENS).toBe(true);
+    expect(refusal({ NODE_ENV: 'development' })).toMatch(/JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL/);
+  });
+});
+
+describe('origins', () => {
+  it('CORS headers and WebSocket / Socket.IO upgrades follow ALLOWED_ORIGINS', async () => {
+    const pulse = cleanup.server(await startTestServer({ env: { ALLOWED_ORIGINS: 'https://app.example,https://admin.example' } }));
+    const good = await http('GET', `${pulse.url}/health`, { headers: { origin: 'https://app.example' } });
+    expect(good.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const pre = await fetch(`${pulse.url}/v1/events`, { method: 'OPTIONS', headers: { origin: 'https://admin.example', 'access-control-request-method': 'POST' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://admin.example');
+    const evil = await http('GET', `${pulse.url}/health`, { headers: { origin: 'https://evil.example' } });
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+
+    const status = (origin: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${pulse.wsUrl}/ws`, { origin });
+        ws.on('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('error', () => undefined);
+      });
+    expect(await status('https://app.example')).toBe(101);
+    expect(await status('https://evil.example')).toBe(403);
+
+    const bad = cleanup.closable(SioCollector.connect(pulse.url, { transports: ['websocket'], extraHeaders: { origin: 'https://evil.example' } }));
+    const r = await waitFor(() => bad.records.find((x) => x.event === 'connect' || x.event === 'connect_error'), 'socket.io outcome');
+    expect(r.event).toBe('connect_error');
+    const ok = cleanup.closable(SioCollector.connect(pulse.url, { transports: ['websocket'], extraHeaders: { origin: 'https://app.example' } }));
+    await ok.connected();
+  });
+});
+
+describe('logs', () => {
+  it('redacts tokens, keys and secrets in log objects', async () => {
+    const dir = tempDir();
+    const log = createLogger({ LOG_LEVEL: 'trace', LOG_DIR: dir });
+    log.info({ token: 'TOKEN-A', auth: { token: 'TOKEN-B' }, req: { headers: { authorization: 'Bearer TOKEN-C', cookie: 'sid=TOKEN-D' }, query: { token: 'TOKEN-E' } }, apiKey: 'TOKEN-F', JWT_SECRET: 'TOKEN-G' }, 'hello');
+    log.flush();
+    const text = await waitFor(() => {
+      const t = readFileSync(join(dir, 'combined.log'), 'utf8');
+      return t.includes('hello') ? t : null;
+    }, 'log line written');
+    expect(text).toContain('[redacted]');
+    for (const t of 'ABCDEFG') expect(text).not.toContain(`TOKEN-${t}`);
+  });
+
+  it('a server at trace level never writes a presented token, key or the secret', async () => {
+    const logDir = tempDir();
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt', env: { LOG_LEVEL: 'trace', LOG_DIR: logDir } }));
+    const t = await tokenFor('logged', null, 'admin');
+    const { key } = await new ApiKeys(pulse.hub.store).create({ name: 'l', operations: ['ingest'], channels: ['*'] });
+    const c = await openNative(pulse, t);
+    await call(c, { op: 'auth', token: t });
+    await call(c, { op: 'auth', token: t + 'tampered' });
+    c.close();
+    const bad = await openNative(pulse, t + 'x');
+    await bad.closed();
+    await http('GET', `${pulse.url}/status?token=${t}`);
+    await http('GET', `${pulse.url}/status?token=${t}broken`);
+    await http('POST', `${pulse.url}/v1/events?token=${t}`, { body: '{bad json' });
+    await http('POST', `${pulse.url}/v1/events`, { headers: { 'x-api-key': key }, body: { channel: 'market:l', type: 't' } });
+    await http('POST', `${pulse.url}/v1/events`, { headers: { 'x-api-key': key + 'x' }, body: { channel: 'market:l', type: 't' } });
+    const s = cleanup.closable(SioCollector.connect(pulse.url, { auth: { token: t + 'nope' }, transports: ['websocket'] }));
+    await s.next('connect_error');
+    await pulse.stop();
+    const text = await waitFor(() => {
+      const x = readFileSync(join(logDir, 'combined.log'), 'utf8');
+      return x.includes('Pulse listening') ? x : null;
+    }, 'server log written');
+    const signature = t.split('.')[2];
+    expect(text).not.toContain(signature);
+    expect(text).not.toContain(key.slice(20));
+    expect(text).not.toContain(TEST_SECRET);
+  });
+});
+
+describe('event data', () => {
+  it('is stripped of __proto__ / constructor / prototype keys before it is stored or sent', async () => {
+    const pulse = cleanup.server(await startTestServer());
+    const c = cleanup.closable(await openNative(pulse));
+    await call(c, { op: 'subscribe', channel: 'market:p' });
+    const body = '{"channel":"market:p","type":"t","id":"poison-1","data":{"ok":1,"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"nested":{"__proto__":{"polluted":"yes"},"keep":[{"prototype":1,"fine":2}]}}}';
+    const r = await http<Json>('POST', `${pulse.url}/v1/events?wait=durable`, { body });
+    expect(r.status).toBe(200);
+    const pub = await call(c, { op: 'publish', channel: 'market:p', type: 't', eventId: 'poison-2', data: JSON.parse('{"__proto__":{"polluted":"yes"},"constructor":1,"v":2}') });
+    expect(pub.type).toBe('reply');
+    const delivered = await waitFor(() => {
+      const evs = c.all((m) => m.type === 'events').flatMap((m) => m.events as Json[]);
+      return evs.length >= 2 ? evs : null;
+    }, 'both events delivered');
+    const h = await pulse.hub.store.latest('market:p', 10);
+    for (const data of [...delivered.map((e) => e.data), ...h.map((e) => e.data)]) {
+      const text = JSON.stringify(data);
+      expect(text).not.toMatch(/__proto__|constructor|prototype/);
+    }
+    expect(h.map((e) => e.data)).toEqual([{ ok: 1, nested: { keep: [{ fine: 2 }] } }, { v: 2 }]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
