@@ -240,6 +240,11 @@ describe('seed 004 GuessLyfe over Socket.IO', () => {
     const nack = await c.ack<SubAck>('subscribe', { room: 'market', id: 'c' });
     expect(nack).toMatchObject({ success: false, code: 'MAX_SUBSCRIPTIONS', message: expect.any(String) });
     expect([...(await c.ack<string[]>('getRooms'))].sort()).toEqual(['global:all', 'market:a', 'market:b', `user:${ALICE}`].sort());
+    // Subscribing again to an auto-joined room is not a new subscription.
+    expect((await c.ack<SubAck>('subscribe', { room: 'global', id: 'all' })).success).toBe(true);
+    expect((await c.ack<SubAck>('subscribe', { room: 'user', id: ALICE })).success).toBe(true);
+    expect((await c.ack<SubAck>('unsubscribe', { room: 'market', id: 'a' })).success).toBe(true);
+    expect((await c.ack<SubAck>('subscribe', { room: 'market', id: 'c' })).success).toBe(true);
   });
 
   it('a bad subscribe is acked with a coded failure', async () => {

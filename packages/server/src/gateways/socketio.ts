@@ -222,7 +222,8 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
       const r = roomSub.safeParse(payload);
       if (!r.success) return fail(invalid('subscribe expects {contractId, eventTypes?} or {room, id}'), ack);
       const room = `${r.data.room}:${r.data.id}`;
-      hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM }).then(
+      // Subscribing again to an auto-joined room keeps it outside the client's limit.
+      hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM, system: auto.includes(room) }).then(
         () => {
           const res = { success: true, room, message: `Subscribed to ${room}` };
           if (ack) ack(res);
