@@ -1,4 +1,4 @@
-import { useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { PulseProvider, ConnectionIndicator, PulseToaster, useConnection } from '@pulse/react';
 import { usePath, navigate } from './router';
 import { loadToken, saveToken } from './session';
@@ -44,6 +44,11 @@ export function App() {
 function Shell({ token, onToken }: { token: string; onToken: (t: string) => void }) {
   const path = usePath();
   const page = PAGES.find((p) => p.path === path) ?? null;
+  const nav = useRef<HTMLElement>(null);
+  // On a phone the nav scrolls sideways: keep the current page's tab in view.
+  useEffect(() => {
+    nav.current?.querySelector('[aria-current="page"]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }, [path]);
   return (
     <div className="app">
       <header className="topbar">
@@ -51,7 +56,7 @@ function Shell({ token, onToken }: { token: string; onToken: (t: string) => void
           <img src="/favicon.svg" alt="" width={24} height={24} />
           <span>Pulse</span>
         </a>
-        <nav className="nav" aria-label="Pages">
+        <nav className="nav" aria-label="Pages" ref={nav}>
           {PAGES.map((p) => (
             <a
               key={p.path}

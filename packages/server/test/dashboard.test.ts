@@ -19,7 +19,7 @@ const PAGES = [
   { path: '/marketplace', name: 'marketplace', ready: 'mp-searches' },
   { path: '/markets', name: 'markets', ready: 'mk-trades' },
   { path: '/explorer', name: 'explorer', ready: 'explorer-target' },
-  { path: '/system', name: 'system', ready: 'sys-clients' },
+  { path: '/system', name: 'system', ready: 'sys-ingest-rate' },
 ] as const;
 
 /** Within this long after the ingest answer, the browser must show an event (the issue's bound). */
@@ -77,19 +77,23 @@ describe('dashboard serving', () => {
 
 describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
   let browser: Browser;
+  /** Quiet: only the test's own events, so numbers can be checked exactly. */
   let server: TestServer;
+  /** Living: demo traffic, as `npm run demo` shows it; pages and screenshots are taken here. */
+  let demo: TestServer;
 
   beforeAll(async () => {
     ensureDashboardBuilt();
-    server = await startTestServer();
-    // A realistic backlog so every page has something to draw.
+    [server, demo] = await Promise.all([startTestServer(), startTestServer({ env: { SIMULATE: 'true', SIMULATE_RATE: '60' } })]);
+    // A realistic backlog on both, so every page has something to draw from the first paint.
     const backlog = new Scenario().next(1500);
     for (let i = 0; i < backlog.length; i += 500) await postEvents(server.url, backlog.slice(i, i + 500));
+    await postEvents(demo.url, new Scenario().next(1500));
     browser = await launch();
   });
   afterAll(async () => {
     await browser?.close();
-    await server?.stop();
+    await Promise.all([server?.stop(), demo?.stop()]);
   });
 
   for (const viewport of [DESKTOP, PHONE]) {
@@ -98,9 +102,17 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
       const { page, context, errors } = await openPage(browser, viewport);
       try {
         for (const p of PAGES) {
-          await page.goto(server.url + p.path);
+          await page.goto(demo.url + p.path);
           await connected(page);
-          await page.getByTestId(p.ready).first().waitFor({ timeout: 10_000 });
+          // Loaded means showing a value, not a placeholder.
+          await waitFor(async () => {
+            const el = page.getByTestId(p.ready).first();
+            const t = (await el.evaluate((e) => (e instanceof HTMLInputElement ? e.value : e.textContent ?? ''))).trim();
+            return t !== '' && t !== '—';
+          }, { what: `${p.name}: ${p.ready} shows a value`, timeoutMs: 15_000 });
+          // Every event list has room to show its events (a zero-height box would hide them all).
+          const flat = await page.$$eval('.feed, .pulse-activity-feed, .pulse-bid-stream', (els) => els.filter((e) => (e as HTMLElement).offsetHeight < 60).map((e) => e.className));
+          expect(flat, `${p.name}: event lists without height`).toEqual([]);
           // No page may be wider than the screen (phones scroll vertically only).
           const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
           expect(overflow, `${p.name} overflows horizontally by ${overflow}px`).toBeLessThanOrEqual(0);

@@ -77,7 +77,7 @@ export function SampledChart({ id, value, label, everyMs = 5000, max = 20, heigh
   const last = points[points.length - 1];
   return (
     <div className="chart" data-testid={id} data-last={last ? String(last.v) : ''} data-points={points.length} style={{ minHeight: height }} aria-label={label}>
-      <Chart points={points} type="area" height={height} label={label} color={color} />
+      <ChartOrWait points={points} type="area" height={height} label={label} color={color} wait={`Collecting samples: one every ${everyMs / 1000} s`} />
     </div>
   );
 }
@@ -87,9 +87,21 @@ export function EventChart({ id, points, label, height = 180, color }: { id: str
   const last = points[points.length - 1];
   return (
     <div className="chart" data-testid={id} data-last={last ? String(last.v) : ''} data-points={points.length} style={{ minHeight: height }} aria-label={label}>
-      <Chart points={points} type="line" height={height} label={label} color={color} />
+      <ChartOrWait points={points} type="line" height={height} label={label} color={color} wait="Waiting for a second point" />
     </div>
   );
+}
+
+/** A line needs two points; until then a box of the same height says what it waits for (no layout jump). */
+function ChartOrWait({ points, wait, ...rest }: { points: ChartPoint[]; wait: string; type: 'area' | 'line'; height: number; label: string; color?: string }) {
+  if (points.length < 2) {
+    return (
+      <div className="chart-wait" style={{ height: rest.height }}>
+        {points.length === 1 ? wait : 'No data yet'}
+      </div>
+    );
+  }
+  return <Chart points={points} {...rest} />;
 }
 
 /** A bounded list of events, newest first, in a fixed-height box. */

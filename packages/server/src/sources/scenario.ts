@@ -110,7 +110,7 @@ export class Scenario {
   constructor(opts: ScenarioOptions = {}) {
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
-    this.users = Array.from({ length: 400 }, (_, i) => `user-${i + 1}`);
+    this.users = Array.from({ length: 3000 }, (_, i) => `user-${i + 1}`);
     this.traders = Array.from({ length: 40 }, () => this.address());
     for (const m of MARKETS) this.prices.set(m.id, 0.3 + this.random() * 0.4);
   }
