@@ -98,12 +98,13 @@ export class MetricsEngine implements EventSink {
   }
 
   onEvents(events: readonly PulseEvent[]): void {
-    for (let i = 0; i < events.length; i++) this.apply(events[i]);
+    // One clock read per batch: the cap only needs to be as fresh as the batch.
+    const cap = this.now() + this.maxFuture;
+    for (let i = 0; i < events.length; i++) this.apply(events[i], cap);
   }
 
-  apply(e: PulseEvent): void {
+  apply(e: PulseEvent, cap = this.now() + this.maxFuture): void {
     const t = this.tick;
-    const cap = this.now() + this.maxFuture;
     const ts = e.ts > cap ? cap : e.ts;
     if (ts > this.watermark) this.watermark = ts;
     t.e = e;

@@ -1,0 +1,110 @@
+/**
+ * Metrics on the ingest path: `node --import tsx bench/metrics-ingest.ts [--events N] [--rounds R]`.
+ *
+ * 1. Engine alone: `onEvents` over a realistic mix touching every built-in set (ns per event).
+ * 2. Hub ingest with metrics off vs on: a real hub with the SQLite store in a temp dir, events
+ *    ingested in batches of 500 with wait=durable, rounds alternating off/on; reports the median.
+ * Writes JSON to bench/results/metrics-ingest-<stamp>.json.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EventInput, PulseEvent } from '@pulse/protocol';
+import { startPulse } from '../packages/server/src/index.js';
+import { openSqliteStore } from '../packages/server/src/store/sqlite.js';
+import { createMetrics, MetricsEngine } from '../packages/server/src/metrics/index.js';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+const N = arg('events', 200_000);
+const ROUNDS = arg('rounds', 3);
+const BATCH = 500;
+
+/** A mix over every built-in set: transactions, content, campaign, markets, marketplace. */
+function mix(n: number, t0: number, tag: string): EventInput[] {
+  const out: EventInput[] = [];
+  for (let i = 0; i < n; i++) {
+    const ts = t0 - ((i * 7919) % 600_000);
+    const userId = `u${(i * 31) % 5000}`;
+    const k = i % 97;
+    switch (i % 5) {
+      case 0:
+        out.push({ id: `${tag}${i}`, channel: 'payments:main', type: 'transaction', ts, userId, data: { transactionId: `t${i % 20_000}`, status: i % 3 === 0 ? 'pending' : 'completed', amount: (i % 500) + 1 } });
+        break;
+      case 1:
+        out.push({ id: `${tag}${i}`, channel: `content:${k}`, type: i % 4 === 0 ? 'like' : 'content_view', ts, userId, data: {} });
+        break;
+      case 2:
+        out.push({ id: `${tag}${i}`, channel: 'contract:ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.campaigns', type: i % 10 === 2 ? 'click' : 'impression', ts, data: { campaignId: `c${k % 20}`, publisherId: `p${k % 7}` } });
+        break;
+      case 3:
+        out.push({ id: `${tag}${i}`, channel: `market:m${k % 10}`, type: 'market:trade', ts, userId, data: { marketId: `m${k % 10}`, amount: '1000000000000000000', price: String(400 + k), trader: userId } });
+        break;
+      default:
+        out.push({ id: `${tag}${i}`, channel: 'analytics:search', type: 'search', ts, userId, data: { query: `q${k}`, sessionId: `s${i % 3000}` } });
+    }
+  }
+  return out;
+}
+
+function engineAlone(): { eventsPerSec: number; nsPerEvent: number; heapMB: number } {
+  const t0 = Date.now();
+  const events: PulseEvent[] = mix(N, t0, 'a').map((e, i) => ({ ...e, data: e.data ?? {}, ts: e.ts as number, id: e.id!, offset: i + 1, epoch: 'e' }));
+  const warm = new MetricsEngine();
+  warm.onEvents(events.slice(0, 20_000));
+  const engine = new MetricsEngine();
+  const heap0 = process.memoryUsage().heapUsed;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < events.length; i += BATCH) engine.onEvents(events.slice(i, i + BATCH));
+  const ns = Number(process.hrtime.bigint() - start);
+  const heapMB = (process.memoryUsage().heapUsed - heap0) / 1e6;
+  if (engine.applied !== events.length) throw new Error('engine did not apply every event');
+  return { eventsPerSec: Math.round((events.length / ns) * 1e9), nsPerEvent: Math.round(ns / events.length), heapMB: Math.round(heapMB) };
+}
+
+async function hubRound(withMetrics: boolean, round: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-bench-metrics-'));
+  const pulse = await startPulse({ env: { NODE_ENV: 'development', SKIP_AUTH: 'true', LOG_LEVEL: 'silent', DATA_DIR: dir }, port: 0, host: '127.0.0.1' });
+  let metrics: ReturnType<typeof createMetrics> | null = null;
+  if (withMetrics) {
+    metrics = createMetrics({ store: openSqliteStore(join(dir, 'pulse.db')), publish: () => {} });
+    await metrics.rebuild();
+    pulse.hub.addSink(metrics);
+  }
+  const events = mix(N, Date.now(), `r${round}${withMetrics ? 'on' : 'off'}`);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < events.length; i += BATCH) await pulse.hub.ingest(events.slice(i, i + BATCH), { wait: 'durable' });
+  const ns = Number(process.hrtime.bigint() - start);
+  if (metrics && metrics.engine.applied !== events.length) throw new Error(`metrics saw ${metrics.engine.applied} of ${events.length}`);
+  metrics?.close();
+  await pulse.close();
+  rmSync(dir, { recursive: true, force: true });
+  return Math.round((events.length / ns) * 1e9);
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const alone = engineAlone();
+console.log(`engine alone: ${alone.eventsPerSec.toLocaleString()} events/s (${alone.nsPerEvent} ns/event, ~${alone.heapMB} MB heap for ${N.toLocaleString()} events)`);
+const off: number[] = [];
+const on: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  off.push(await hubRound(false, r));
+  on.push(await hubRound(true, r));
+  console.log(`round ${r + 1}: metrics off ${off[r].toLocaleString()} ev/s, on ${on[r].toLocaleString()} ev/s`);
+}
+const result = {
+  events: N,
+  batch: BATCH,
+  rounds: ROUNDS,
+  engineAlone: alone,
+  hubIngest: { off, on, medianOff: median(off), medianOn: median(on), slowdownPct: Math.round((1 - median(on) / median(off)) * 1000) / 10 },
+  node: process.version,
+  date: new Date().toISOString(),
+};
+console.log(`hub ingest (batches of ${BATCH}, wait=durable, SQLite): median off ${result.hubIngest.medianOff.toLocaleString()} ev/s, on ${result.hubIngest.medianOn.toLocaleString()} ev/s → ${result.hubIngest.slowdownPct} % slower with metrics`);
+const dir = join(import.meta.dirname, 'results');
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, `metrics-ingest-${result.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2));
