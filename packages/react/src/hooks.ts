@@ -126,6 +126,11 @@ export function useMetricsOf<V = MetricSnapshot['values']>(client: PulseClient, 
       cancelled = true;
     };
   }, [client, set, scope, nonce]);
+  // A fetch that failed (server unreachable) is retried once the connection is back.
+  const connected = useConnectionOf(client).isConnected;
+  useEffect(() => {
+    if (connected && error) refetch();
+  }, [connected]); // eslint-disable-line react-hooks/exhaustive-deps
   const recoveredFalse = live.recovered === false;
   const seen = useRef(false);
   useEffect(() => {

@@ -1,6 +1,6 @@
 /** Seed 003 (KnowTon): `useRealtimeMetrics` — the seed's hook over @pulse/client. */
 import { useEffect, useMemo, useState } from 'react';
-import { PulseClient, BACKOFF_KNOWTON } from '@pulse/client';
+import { PulseClient, BACKOFF_KNOWTON, type PulseClientOptions } from '@pulse/client';
 import type { RealtimeMetrics, PlatformValues, MetricSnapshot } from '@pulse/protocol';
 import { useOptionalPulseClient } from './context.js';
 import { useConnectionOf, useMetricsOf } from './hooks.js';
@@ -29,9 +29,10 @@ export interface UseRealtimeMetricsResult {
  * Seed 003's hook: the `platform` metric set in seed 003's shape. Without a provider it runs its
  * own client with seed 003's backoff (1, 2, 4, 8, 16 s, then `reconnect()` by hand).
  */
-export function useRealtimeMetrics(options: { url?: string; token?: string } = {}): UseRealtimeMetricsResult {
+export function useRealtimeMetrics(options: PulseClientOptions = {}): UseRealtimeMetricsResult {
   const shared = useOptionalPulseClient();
-  const [own] = useState(() => (shared ? undefined : new PulseClient({ url: options.url, token: options.token, backoff: BACKOFF_KNOWTON })));
+  // Options are read once, when the hook's own client is made (like a `useState` initialiser).
+  const [own] = useState(() => (shared ? undefined : new PulseClient({ ...options, backoff: { ...BACKOFF_KNOWTON, ...options.backoff } })));
   const client = shared ?? own!;
   useEffect(() => {
     client.connect();

@@ -107,7 +107,10 @@ describe('metric components', () => {
       <PulseProvider client={h.client}>
         <LiveCampaignMetrics contractId={contract} refreshInterval={0} />
         <RealTimeLeaderboard contractId={contract} type="campaigns" scoreMetric="revenue" limit={2} />
-        <RealTimeChart contractId={contract} metric="impressions" timeWindow="hour" maxDataPoints={60} />
+        <RealTimeChart contractId={contract} metric="impressions" timeWindow="hour" maxDataPoints={60} refreshInterval={50} />
+        <div data-testid="ctr-chart">
+          <RealTimeChart contractId={contract} metric="ctr" timeWindow="hour" refreshInterval={50} />
+        </div>
       </PulseProvider>,
     );
     const ch = `contract:${contract}`;
@@ -122,7 +125,9 @@ describe('metric components', () => {
     await waitFor(() => expect(screen.getByTestId('campaign-revenue').textContent).toBe('$40.00'));
     expect(screen.getByTestId('campaign-ctr').textContent).toBe('5.00%');
     await waitFor(() => expect(screen.getAllByTestId('leader').map((r) => r.textContent)).toEqual(['1c2$25.00', '2c1$10.00']));
-    await waitFor(() => expect(screen.getByTestId('chart-total').textContent).toBe('40'));
+    await waitFor(() => expect(screen.getAllByTestId('chart-total')[0]!.textContent).toBe('40'));
+    // ctr has no buckets: plotted from the snapshots.
+    await waitFor(() => expect(screen.getAllByTestId('chart-total')[1]!.textContent).toBe('5'));
   });
 
   it('seed 003 widgets show the platform set', async (ctx) => {

@@ -1,4 +1,6 @@
 // @vitest-environment jsdom
+import { useEffect, useState } from 'react';
+import { createServer, type AddressInfo } from 'node:net';
 /**
  * The hooks rendered with React Testing Library against a real Pulse server: values shown are
  * the ones ingested into it.
@@ -6,12 +8,29 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { QueryClient, QueryClientProvider, useQuery } from '@tanstack/react-query';
-import { PulseProvider, useChannel, useConnection, useWebSocket, useAnalyticsWebSocket, useRealTimeAnalytics, ChannelType } from '../src/index.js';
+import WebSocket from 'ws';
+import type { WebSocketCtor } from '@pulse/client';
+import type { MarketplaceValues } from '@pulse/protocol';
+import {
+  PulseProvider,
+  useChannel,
+  useConnection,
+  useMetrics,
+  useRealtimeMetrics,
+  useWebSocket,
+  useAnalyticsWebSocket,
+  useRealTimeAnalytics,
+  ChannelType,
+} from '../src/index.js';
 import { harness, type Harness } from './helpers.js';
 
 let h: Harness;
+let metricsServed = false;
 beforeAll(async () => {
   h = await harness();
+  const r = await fetch(`${h.url}/v1/metrics/platform`);
+  metricsServed = r.ok;
+  if (!metricsServed) console.warn(`[skip] metric hooks: GET /v1/metrics/platform answered ${r.status}; the metrics engine is not wired into the server`);
 });
 afterAll(async () => {
   await h.close();
@@ -212,5 +231,95 @@ describe('seed 001 useRealTimeAnalytics', () => {
     expect(screen.getByTestId('sim').textContent).toBe('true');
     await waitFor(() => expect(Number(screen.getByTestId('n').textContent)).toBeGreaterThan(2));
     expect(screen.getByTestId('flag').textContent).toBe('true');
+  });
+});
+
+describe('metric hooks', () => {
+  it('useMetrics shows the fetched snapshot, then live pushes', async (ctx) => {
+    if (!metricsServed) return ctx.skip();
+    function Market() {
+      const { values, loading } = useMetrics<MarketplaceValues>('marketplace');
+      return (
+        <div>
+          <span data-testid="loading">{String(loading)}</span>
+          <span data-testid="searches">{values ? values.searches : '-'}</span>
+          <span data-testid="top">{values?.popularSearchTerms[0]?.key ?? '-'}</span>
+        </div>
+      );
+    }
+    const before = (await (await fetch(`${h.url}/v1/metrics/marketplace`)).json()) as { values: MarketplaceValues };
+    render(
+      <PulseProvider client={h.client}>
+        <Market />
+      </PulseProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId('searches').textContent).toBe(String(before.values.searches)));
+    await ingest([
+      { channel: 'analytics:search', type: 'search', data: { term: 'diamond' } },
+      { channel: 'analytics:search', type: 'search', data: { term: 'diamond' } },
+      { channel: 'analytics:search', type: 'search', data: { term: 'pearl' } },
+    ]);
+    await waitFor(() => expect(screen.getByTestId('searches').textContent).toBe(String(before.values.searches + 3)));
+    expect(screen.getByTestId('top').textContent).toBe('diamond');
+  });
+
+  it("seed 003 useRealtimeMetrics: the platform set in the seed's shape, with its own client", async (ctx) => {
+    if (!metricsServed) return ctx.skip();
+    function KnowTon() {
+      const { metrics, isConnected, error } = useRealtimeMetrics({ url: h.url, WebSocket: WebSocket as unknown as WebSocketCtor });
+      if (error) return <div data-testid="error">{error}</div>;
+      if (!metrics) return <div>Loading...</div>;
+      return (
+        <div>
+          <h2 data-testid="today">Revenue Today: ${metrics.revenue.today}</h2>
+          <p data-testid="users">Active Users: {metrics.activeUsers.current}</p>
+          <p data-testid="tx">{metrics.transactions.completed}/{metrics.transactions.total}</p>
+          <p data-testid="status">Status: {isConnected ? 'Live' : 'Disconnected'}</p>
+        </div>
+      );
+    }
+    render(<KnowTon />);
+    await waitFor(() => expect(screen.getByTestId('status').textContent).toBe('Status: Live'));
+    const base = (await (await fetch(`${h.url}/api/v1/analytics/realtime-metrics`)).json()) as { revenue: { today: number }; transactions: { completed: number; total: number } };
+    await ingest([
+      { channel: 'payments:k', type: 'transaction', userId: 'k1', data: { transactionId: 'k-t1', status: 'completed', amount: 12.5 } },
+      { channel: 'payments:k', type: 'transaction', userId: 'k2', data: { transactionId: 'k-t2', status: 'pending', amount: 3 } },
+    ]);
+    await waitFor(() => expect(screen.getByTestId('today').textContent).toBe(`Revenue Today: $${base.revenue.today + 12.5}`));
+    expect(screen.getByTestId('tx').textContent).toBe(`${base.transactions.completed + 1}/${base.transactions.total + 2}`);
+  });
+
+  it('seed 003 useRealtimeMetrics: gives up after its attempts, then reconnect() starts again', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const closedPort = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    function Unreachable() {
+      const { error, reconnect, isConnected } = useRealtimeMetrics({
+        url: `http://127.0.0.1:${closedPort}`,
+        WebSocket: WebSocket as unknown as WebSocketCtor,
+        backoff: { minDelay: 5, maxDelay: 10, maxAttempts: 2 },
+      });
+      const [failures, setFailures] = useState(0);
+      useEffect(() => {
+        if (error?.startsWith('Connection failed')) setFailures((n) => n + 1);
+      }, [error]);
+      return (
+        <div>
+          <span data-testid="error">{error ?? ''}</span>
+          <span data-testid="failures">{failures}</span>
+          <span data-testid="live">{String(isConnected)}</span>
+          <button onClick={reconnect}>Reconnect</button>
+        </div>
+      );
+    }
+    render(<Unreachable />);
+    await waitFor(() => expect(screen.getByTestId('error').textContent).toMatch(/^Connection failed: gave up after 2 attempts/));
+    expect(screen.getByTestId('failures').textContent).toBe('1');
+    fireEvent.click(screen.getByText('Reconnect'));
+    // A fresh budget of attempts, spent again: the error cleared and came back.
+    await waitFor(() => expect(screen.getByTestId('failures').textContent).toBe('2'));
+    expect(screen.getByTestId('live').textContent).toBe('false');
   });
 });
