@@ -337,6 +337,16 @@ describe('seed 004 GuessLyfe over Socket.IO', () => {
     expect(await c.ack<string[]>('getRooms')).not.toContain('market:market123');
   });
 
+  it('announces the documented heartbeat: 25 s interval, 60 s ping timeout', async () => {
+    const s = await server();
+    // The engine.io handshake (first polling request) carries the heartbeat settings.
+    const r = await fetch(`${s.url}/socket.io/?EIO=4&transport=polling`);
+    const body = await r.text();
+    expect(body.startsWith('0')).toBe(true);
+    const open = JSON.parse(body.slice(1)) as { pingInterval: number; pingTimeout: number };
+    expect(open).toMatchObject({ pingInterval: 25_000, pingTimeout: 60_000 });
+  });
+
   it('with polling only (the documented fallback) events still arrive', async () => {
     const s = await server();
     const c = cleanup.closable(SioCollector.connect(s.url, { auth: { token: await tokenFor('user-1', ALICE, 'user') }, transports: ['polling'] }));

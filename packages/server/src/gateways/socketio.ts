@@ -117,7 +117,8 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
     serveClient: false,
     maxHttpBufferSize: cfg.MAX_FRAME_BYTES,
     pingInterval: cfg.HEARTBEAT_MS,
-    pingTimeout: 20_000,
+    // Seed 004's documented heartbeat: ping every 25 s (HEARTBEAT_MS), 60 s ping timeout.
+    pingTimeout: 60_000,
     cors: { origin: (origin, cb) => cb(null, isOriginAllowed(cfg.ALLOWED_ORIGINS, origin)), credentials: true },
     allowRequest: (req, cb) => {
       if (!isOriginAllowed(cfg.ALLOWED_ORIGINS, req.headers.origin)) return cb('Origin not allowed', false);
