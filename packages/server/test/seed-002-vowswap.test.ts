@@ -174,7 +174,7 @@ describe('seed 002 VowSwap analytics over plain WebSocket', () => {
     const c = await client(s, `?token=${supabase}`);
     expect(c.ofType('connect')[0].payload).toMatchObject({ userId: '5b0c6f0e-1111-4222-8333-444455556666' });
     await subscribe(c, 'analytics');
-    await postEvents(s.url, { channel: 'analytics:search', type: 'search', data: {} }, supabase);
+    await s.hub.ingest([{ channel: 'analytics:search', type: 'search', data: {} }], { wait: 'durable' });
     expect(await c.nextOfType('analytics_update')).toMatchObject({ channel: 'analytics:search', payload: { eventType: 'search' } });
   });
 
