@@ -45,13 +45,18 @@ export const DEFAULT_CONTENT_THRESHOLDS: Required<ContentThresholds> = {
   trending: 500,
 };
 
-function contentCounter(field: string, type: string): SetDef['metrics'][string] {
+/**
+ * The hub's content enricher stamps every counting event (these types, and `analytics_update`
+ * naming the field) with the running `value`; following it keeps these counters equal to what
+ * the 001 profile pushes. Without a `value` (events that bypassed the enricher) an event adds
+ * its `increment`, or 1.
+ */
+function contentCounter(field: string, types: string[]): SetDef['metrics'][string] {
   return {
     kind: 'tally',
     rules: [
-      { where: { types: [type] }, add: 1 },
-      // seed 001: analytics_update carries {field, increment, value}; `value` is the new total.
-      { where: { types: ['analytics_update'], match: { 'data.field': field } }, set: 'data.value', add: 'data.increment' },
+      { where: { types }, set: 'data.value', add: 'data.increment', addDefault: 1 },
+      { where: { types: ['analytics_update'], match: { 'data.field': field } }, set: 'data.value', add: 'data.increment', addDefault: 1 },
     ],
   };
 }
@@ -64,10 +69,10 @@ function contentSet(t: ContentThresholds | undefined): SetDef {
     scope: 'channelId',
     where: { channels: ['content:*'] },
     metrics: {
-      views: contentCounter('views', 'content_view'),
-      likes: contentCounter('likes', 'like'),
-      shares: contentCounter('shares', 'share'),
-      comments: contentCounter('comments', 'comment'),
+      views: contentCounter('views', ['content_view', 'view']),
+      likes: contentCounter('likes', ['like']),
+      shares: contentCounter('shares', ['share']),
+      comments: contentCounter('comments', ['comment']),
       score: { kind: 'score', weights },
       tier: { kind: 'tier', metric: 'score', tiers, below: 'poor' },
       trending: { kind: 'threshold', metric: 'score', min: trending },

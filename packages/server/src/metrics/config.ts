@@ -71,7 +71,17 @@ export const metricSchema = z.discriminatedUnion('kind', [
       kind: z.literal('tally'),
       by: field.optional(),
       rules: z
-        .array(z.object({ where: whereSchema.optional(), add: numberOrPath.optional(), set: fieldPath.optional() }).strict())
+        .array(
+          z
+            .object({
+              where: whereSchema.optional(),
+              add: numberOrPath.optional(),
+              /** Added when `add` names a field the event lacks. */
+              addDefault: z.number().optional(),
+              set: fieldPath.optional(),
+            })
+            .strict(),
+        )
         .min(1)
         .max(50),
     })

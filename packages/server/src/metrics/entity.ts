@@ -92,6 +92,7 @@ interface Rule {
   match: Matcher | null;
   types: Set<string> | null;
   add: number | Accessor | null;
+  addDefault: number | undefined;
   set: Accessor | null;
 }
 interface TallyState {
@@ -112,6 +113,7 @@ export class Tally extends Stateful<TallyState> {
       match: compileWhere(r.where, true),
       types: r.where?.types ? new Set(r.where.types) : null,
       add: r.add === undefined ? null : typeof r.add === 'number' ? r.add : accessor(r.add),
+      addDefault: r.addDefault,
       set: r.set ? accessor(r.set) : null,
     }));
     // Index by the union of the rules' types, unless a rule takes every type.
@@ -148,7 +150,7 @@ export class Tally extends Stateful<TallyState> {
       const setTo = r.set ? toNum(r.set(e)) : undefined;
       if (setTo !== undefined) next = setTo;
       else if (r.add !== null) {
-        const a = typeof r.add === 'number' ? r.add : toNum(r.add(e));
+        const a = typeof r.add === 'number' ? r.add : (toNum(r.add(e)) ?? r.addDefault);
         if (a !== undefined) next = old + a;
       }
       if (key === undefined) s.value = next;
