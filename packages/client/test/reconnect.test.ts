@@ -232,6 +232,27 @@ describe('recovery bookkeeping', () => {
   });
 });
 
+describe('heartbeat', () => {
+  it('pings a quiet connection and drops a silent one (HEARTBEAT_TIMEOUT), then reconnects', async () => {
+    const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'], backoff: BACKOFF_KNOWTON });
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    last().readyState = 1;
+    last().push({ type: 'welcome', protocol: 1, session: 's', userId: null, serverTime: 0, heartbeatMs: 1000 });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(last().sent.filter((m) => m.op === 'ping')).toHaveLength(1);
+    last().reply('ping', { serverTime: 1 }); // an answer keeps it alive
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(c.state).toBe('connected');
+    await vi.advanceTimersByTimeAsync(2000); // nothing at all for more than two heartbeats
+    expect(c.state).toBe('reconnecting');
+    expect(c.getSnapshot().lastChange).toMatchObject({ code: 'HEARTBEAT_TIMEOUT' });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(ScriptedSocket.all).toHaveLength(2);
+    c.disconnect();
+  });
+});
+
 describe('bad input', () => {
   it('subscribe() accepts valid targets and refuses anything else with INVALID_CHANNEL', () => {
     const c = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket });

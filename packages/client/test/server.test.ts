@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { generateToken, type PulseServer } from '@pulse/server';
-import { PulseClient } from '../src/index.js';
+import { PulseClient, wsClient } from '../src/index.js';
 import type { WebSocketCtor } from '../src/env.js';
 import type { StateChange } from '../src/state.js';
 import { devServer, seq, tempDir, until } from './helpers.js';
@@ -135,6 +135,26 @@ describe('fallback transports', () => {
     expect(pub.offset).toBe(9);
     await until(() => got.length === 6, 'published event');
     expect(got).toEqual(seq(4, 9));
+  });
+});
+
+describe('seed 000 wsClient', () => {
+  it('connect(token) opens the shared client', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    const secret = 'test-secret-test-secret-test-secret';
+    const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: secret });
+    cleanups.push(() => server.close());
+    wsClient.configure({ url: server.url, WebSocket: WS });
+    cleanups.push(() => wsClient.disconnect());
+    const client = wsClient.connect(await generateToken('user-9', 'SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7', 'user', { secret }));
+    expect(client).toBe(wsClient.client);
+    const got: string[] = [];
+    const sub = client.subscribe('contract:ST1.campaigns', {}, (e) => got.push(e.type));
+    await sub.ready;
+    await server.hub.ingest([{ channel: 'contract:ST1.campaigns', type: 'campaign_created', data: {} }]);
+    await until(() => got.length === 1, 'event');
+    expect(got).toEqual(['campaign_created']);
   });
 });
 
