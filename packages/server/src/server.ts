@@ -88,6 +88,11 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
 
   let platformSnapshot: PlatformSnapshot = () => ({ timestamp: new Date().toISOString() });
   const pusher = new MetricsPusher(hub, () => platformSnapshot());
+  const { createMetrics, metricsOptionsFromEnv, registerMetricsRoutes } = await import('./metrics/index.js'); // TEMP-LOCAL
+  const metrics = createMetrics({ store, config: metricsOptionsFromEnv(opts.env ?? process.env), publish: (channel, type, data) => void hub.publish({ channel, type, data: data as Record<string, unknown> }) }); // TEMP-LOCAL
+  await metrics.rebuild(); // TEMP-LOCAL
+  hub.addSink(metrics); // TEMP-LOCAL
+  platformSnapshot = () => metrics.platformSnapshot() as never; // TEMP-LOCAL
 
   let server!: HttpServer;
   const app = Fastify({
@@ -115,13 +120,12 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   });
 
   const ctx: HttpContext = { hub, auth, clients, startedAt: Date.now(), version };
-  let contentSessions = 0;
   registerIngest(app, ctx);
   registerChannels(app, ctx);
   registerSse(app, ctx);
   registerOps(app, ctx, { services: () => ({ redis: false, stacksWebSocket: false, store: store.kind }) });
-  registerSeedRoutes(app, ctx, { simulationRunning: () => config.SIMULATE, contentClients: () => contentSessions });
-  for (const s of hub.sessions) if (s.dialectName === 'content') contentSessions++;
+  registerSeedRoutes(app, ctx, { simulationRunning: () => config.SIMULATE });
+  registerMetricsRoutes(app, metrics); // TEMP-LOCAL
   await registerDashboard(app);
   attachSimulator(app, hub, config, logger.child({ part: 'simulate' }));
 

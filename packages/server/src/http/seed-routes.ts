@@ -29,8 +29,7 @@ function contentClients(ctx: HttpContext): number {
 export function registerSeedRoutes(
   app: FastifyInstance,
   ctx: HttpContext,
-  // `contentClients` is no longer read: the count comes from the hub's live sessions.
-  status: { simulationRunning: () => boolean; contentClients?: () => number },
+  status: { simulationRunning: () => boolean },
 ): void {
   app.post('/api/analytics/trigger-update', async (req) => {
     const p = await principalOf(ctx, req);
