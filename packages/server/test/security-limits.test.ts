@@ -70,7 +70,7 @@ describe('limits on a running server', () => {
     // Another user is not affected.
     const c = cleanup.closable(await openNative(pulse, await tokenFor('other-user', null)));
     expect((await call(c, { op: 'subscribe', channel: 'market:s0' })).type).toBe('reply');
-    const m = await http('GET', `${pulse.url}/metrics`, { token: t });
+    const m = await http('GET', `${pulse.url}/metrics`, { token: await tokenFor('ops', null, 'admin') });
     expect(metricValue(m.text, 'pulse_limited_total', { limit: 'subscribe_rate' })).toBe(3);
   });
 

@@ -83,6 +83,23 @@ describe('origins', () => {
   });
 });
 
+describe('operations endpoints', () => {
+  it('/status and /metrics answer admins, developers and `read *` keys, not plain users', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));
+    const keys = new ApiKeys(pulse.hub.store);
+    const scraper = (await keys.create({ name: 'prometheus', operations: ['read'], channels: ['*'] })).key;
+    const narrow = (await keys.create({ name: 'narrow', operations: ['read'], channels: ['market:*'] })).key;
+    for (const path of ['/status', '/metrics']) {
+      expect((await http('GET', pulse.url + path)).status, path).toBe(401);
+      expect((await http('GET', pulse.url + path, { token: await tokenFor('u', null, 'user') })).status, path).toBe(403);
+      expect((await http('GET', pulse.url + path, { headers: { 'x-api-key': narrow } })).status, path).toBe(403);
+      expect((await http('GET', pulse.url + path, { token: await tokenFor('d', null, 'developer') })).status, path).toBe(200);
+      expect((await http('GET', pulse.url + path, { token: await tokenFor('a', null, 'admin') })).status, path).toBe(200);
+      expect((await http('GET', pulse.url + path, { headers: { 'x-api-key': scraper } })).status, path).toBe(200);
+    }
+  });
+});
+
 describe('logs', () => {
   it('redacts tokens, keys and secrets in log objects', async () => {
     const dir = tempDir();

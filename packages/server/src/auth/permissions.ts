@@ -190,3 +190,13 @@ export function authorizeIngest(cfg: PolicySource, p: Principal, items: readonly
   }
   return out;
 }
+
+/**
+ * May this principal read the server's own operations data (`/status`, `/metrics`)? Admin and
+ * developer tokens, API keys granted `read` on `*` (e.g. for a Prometheus scraper), and the
+ * development principal. Plain users may not: connection counts and channel names are not theirs.
+ */
+export function canOperate(p: Principal): boolean {
+  if (p.key) return p.key.operations.has('read') && p.key.channels.includes('*');
+  return isDev(p) || (isUser(p) && (p.role === 'admin' || p.role === 'developer'));
+}

@@ -2,6 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { HttpContext } from './context.js';
 import { principalOf } from './context.js';
+import { PulseError } from '@pulse/protocol';
+import { canOperate } from '../auth/permissions.js';
 
 export function registerOps(app: FastifyInstance, ctx: HttpContext, extra: { services: () => Record<string, unknown> }): void {
   const hub = ctx.hub;
@@ -19,7 +21,7 @@ export function registerOps(app: FastifyInstance, ctx: HttpContext, extra: { ser
   });
 
   app.get('/status', async (req) => {
-    await principalOf(ctx, req);
+    if (!canOperate(await principalOf(ctx, req))) throw new PulseError('FORBIDDEN', 'Operations data needs an admin or developer token, or an API key with read on *');
     const cfg = hub.config;
     const contracts: string[] = [];
     for (const name of hub.log.names()) if (name.startsWith('contract:') && contracts.length < 1000) contracts.push(name.slice(9));
@@ -48,7 +50,7 @@ export function registerOps(app: FastifyInstance, ctx: HttpContext, extra: { ser
   });
 
   app.get('/metrics', async (req, reply) => {
-    await principalOf(ctx, req);
+    if (!canOperate(await principalOf(ctx, req))) throw new PulseError('FORBIDDEN', 'Operations data needs an admin or developer token, or an API key with read on *');
     reply.header('Content-Type', t.registry.contentType);
     return t.registry.metrics();
   });
