@@ -189,6 +189,23 @@ describe('expiry on a live connection', () => {
     expect((await call(b, { op: 'ping' })).type).toBe('reply');
   });
 
+  it('SSE: ends the stream with `event: error` TOKEN_EXPIRED', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));
+    const t = await sign(hs, 'HS256', { userId: 'u1' }, { exp: Math.floor(Date.now() / 1000) + 2 });
+    const res = await fetch(`${pulse.url}/v1/stream?channel=market:sse&token=${t}`);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toContain('event: subscribed');
+    expect(text).toMatch(/event: error\ndata: \{"code":"TOKEN_EXPIRED"/);
+    await waitFor(() => pulse.hub.sessions.size === 0, 'SSE session freed');
+  });
+
   it('Socket.IO: emits error TOKEN_EXPIRED and closes the transport', async () => {
     const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));
     const t = await sign(hs, 'HS256', { userId: 'u1' }, { exp: Math.floor(Date.now() / 1000) + 2 });

@@ -38,3 +38,16 @@ export const ANONYMOUS_DEV: Principal = Object.freeze({
   devBypass: true,
   expiresAt: null,
 }) as Principal;
+
+/**
+ * Run `onExpire` when the principal's token expires; returns a cancel function. Tokens valid for
+ * longer than setTimeout can wait (~24.8 days) are not timed.
+ */
+export function onTokenExpiry(p: Principal, onExpire: () => void): () => void {
+  if (p.expiresAt === null) return () => undefined;
+  const ms = Math.max(0, p.expiresAt - Date.now());
+  if (ms > 2 ** 31 - 1) return () => undefined;
+  const t = setTimeout(onExpire, ms);
+  t.unref();
+  return () => clearTimeout(t);
+}

@@ -44,7 +44,7 @@ export function registerOps(app: FastifyInstance, ctx: HttpContext, extra: { ser
         maxFrameBytes: cfg.MAX_FRAME_BYTES,
         maxBodyBytes: cfg.MAX_BODY_BYTES,
       },
-      auth: { skipAuth: cfg.SKIP_AUTH, jwt: Boolean(cfg.JWT_SECRET) },
+      auth: { skipAuth: cfg.SKIP_AUTH, jwt: ctx.auth.configured, algorithms: ctx.auth.algorithms() },
       memory: process.memoryUsage(),
     };
   });

@@ -10,7 +10,7 @@ import { principalOf } from './context.js';
 import { Session } from '../hub/session.js';
 import { Dialect, nativeJson, type Envelope } from '../hub/envelope.js';
 import type { Hub } from '../hub/hub.js';
-import type { Principal } from '../auth/principal.js';
+import { onTokenExpiry, type Principal } from '../auth/principal.js';
 import { isOriginAllowed } from './origins.js';
 
 function sseChunk(env: Envelope): string {
@@ -107,8 +107,14 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
     hub.attach(s);
     const hb = setInterval(() => s.write(': heartbeat\n\n'), hub.config.HEARTBEAT_MS);
     hb.unref();
+    // An expired token ends the stream with a coded error; the client refreshes and resumes.
+    const cancelExpiry = onTokenExpiry(p, () => {
+      s.write('event: error\ndata: {"code":"TOKEN_EXPIRED","message":"Token expired"}\n\n');
+      s.terminate();
+    });
     req.raw.on('close', () => {
       clearInterval(hb);
+      cancelExpiry();
       hub.detach(s);
     });
     for (const t of targets) {
