@@ -46,6 +46,25 @@ export interface WatchedPage {
 
 export async function openPage(browser: Browser, viewport = DESKTOP): Promise<WatchedPage> {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, isMobile: viewport.width < 500, hasTouch: viewport.width < 500 });
+  // Chromium's Layout Instability API: unexpected shifts of visible content are summed in
+  // window.__shift (as the CLS score is), so a test can check that live updates do not move the page.
+  await context.addInitScript(() => {
+    const w = window as unknown as { __shift: number };
+    w.__shift = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as Array<PerformanceEntry & { value: number; hadRecentInput: boolean; sources?: Array<{ node?: Node }> }>) {
+        if (e.hadRecentInput) continue;
+        // Rows moving inside a list (a feed taking its newest event on top, a ranking reordering)
+        // are the update itself; what must not move is everything else: cards, numbers, charts.
+        const sources = e.sources ?? [];
+        if (sources.length && sources.every((s) => s.node instanceof Element && s.node.closest('ol, tbody'))) continue;
+        w.__shift += e.value;
+        // Which elements moved, for the failure message.
+        const names = (e.sources ?? []).map((s) => (s.node instanceof Element ? `${s.node.tagName.toLowerCase()}.${s.node.className}` : String(s.node?.nodeName)));
+        (w as unknown as { __shifted: string[] }).__shifted = [...((w as unknown as { __shifted?: string[] }).__shifted ?? []), `${e.value.toFixed(4)} ${names.join(', ')}`].slice(-10);
+      }
+    }).observe({ type: 'layout-shift', buffered: true });
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (m) => {
@@ -83,4 +102,17 @@ export function numberOf(text: string): number | null {
   if (!m) return null;
   const mult = m[2] === 'K' ? 1e3 : m[2] === 'M' ? 1e6 : m[2] === 'B' ? 1e9 : 1;
   return Number(m[1]) * mult;
+}
+
+/** Layout shift summed since the last reset (0 = nothing moved). */
+export async function layoutShift(page: Page, reset = false): Promise<{ value: number; moved: string[] }> {
+  return page.evaluate((r) => {
+    const w = window as unknown as { __shift: number; __shifted?: string[] };
+    const v = { value: w.__shift, moved: w.__shifted ?? [] };
+    if (r) {
+      w.__shift = 0;
+      w.__shifted = [];
+    }
+    return v;
+  }, reset);
 }

@@ -8,19 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startPulse, type PulseServer } from '@pulse/server';
 import { startTestServer, waitFor, http, postEvents, type TestServer } from './support/index.js';
-import { HAVE_CHROMIUM, CHROMIUM, DESKTOP, PHONE, ensureDashboardBuilt, launch, openPage, screenshot, textOf, numberOf } from './dashboard-support.js';
+import { HAVE_CHROMIUM, CHROMIUM, DESKTOP, PHONE, ensureDashboardBuilt, launch, openPage, screenshot, textOf, numberOf, layoutShift } from './dashboard-support.js';
 import { Scenario } from '../src/sources/simulate.js';
 
-const PAGES = [
-  { path: '/', name: 'overview', ready: 'revenue-total' },
-  { path: '/campaigns', name: 'campaigns', ready: 'campaign-impressions' },
-  { path: '/auctions', name: 'auctions', ready: 'highest-bid' },
-  { path: '/content', name: 'content', ready: 'content-total-views' },
-  { path: '/marketplace', name: 'marketplace', ready: 'mp-searches' },
-  { path: '/markets', name: 'markets', ready: 'mk-trades' },
+/** `ready`: shows a value once loaded; `live`: a number the demo traffic keeps changing. */
+const PAGES: Array<{ path: string; name: string; ready: string; live?: string }> = [
+  { path: '/', name: 'overview', ready: 'revenue-total', live: 'content-views' },
+  { path: '/campaigns', name: 'campaigns', ready: 'campaign-impressions', live: 'campaign-impressions' },
+  { path: '/auctions', name: 'auctions', ready: 'highest-bid', live: 'auctions-bids' },
+  { path: '/content', name: 'content', ready: 'content-total-views', live: 'content-total-views' },
+  { path: '/marketplace', name: 'marketplace', ready: 'mp-searches', live: 'mp-searches' },
+  { path: '/markets', name: 'markets', ready: 'mk-trades', live: 'mk-trades' },
   { path: '/explorer', name: 'explorer', ready: 'explorer-target' },
-  { path: '/system', name: 'system', ready: 'sys-ingest-rate' },
-] as const;
+  { path: '/system', name: 'system', ready: 'sys-ingest-rate', live: 'sys-ingested' },
+];
 
 /** Within this long after the ingest answer, the browser must show an event (the issue's bound). */
 const VISIBLE_MS = 2000;
@@ -119,6 +120,16 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
             const t = (await el.evaluate((e) => (e instanceof HTMLInputElement ? e.value : e.textContent ?? ''))).trim();
             return t !== '' && t !== '—';
           }, { what: `${p.name}: ${p.ready} shows a value`, timeoutMs: 15_000 });
+          // Live updates must not move the layout: let the page take a few updates, then read the shift.
+          if (p.live) {
+            await layoutShift(page, true);
+            const first = await textOf(page, p.live);
+            await waitFor(async () => (await textOf(page, p.live!)) !== first, { what: `${p.name}: ${p.live} updates live`, timeoutMs: 10_000 });
+            const changed = await textOf(page, p.live);
+            await waitFor(async () => (await textOf(page, p.live!)) !== changed, { what: `${p.name}: ${p.live} updates again`, timeoutMs: 10_000 });
+            const shift = await layoutShift(page);
+            expect(shift.value, `${p.name}: layout shift during live updates (moved: ${shift.moved.join(' | ')})`).toBeLessThan(0.01);
+          }
           // Every event list has room to show its events (a zero-height box would hide them all).
           const flat = await page.$$eval('.feed, .pulse-activity-feed, .pulse-bid-stream', (els) => els.filter((e) => (e as HTMLElement).offsetHeight < 60).map((e) => e.className));
           expect(flat, `${p.name}: event lists without height`).toEqual([]);
