@@ -122,7 +122,7 @@ function TokenField({ token, onToken }: { token: string; onToken: (t: string) =>
   const [draft, setDraft] = useState(token);
   return (
     <div className="token">
-      <button type="button" className="ghost" onClick={() => setOpen((o) => !o)} aria-expanded={open} title={token ? 'Token set' : 'No token (development mode)'}>
+      <button type="button" className="ghost" data-testid="token-button" onClick={() => setOpen((o) => !o)} aria-expanded={open} title={token ? 'Token set' : 'No token (development mode)'}>
         {token ? 'Token ✓' : 'Dev mode'}
       </button>
       {open && (

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startPulse, type PulseServer } from '@pulse/server';
-import { startTestServer, waitFor, http, postEvents, type TestServer } from './support/index.js';
+import { startTestServer, waitFor, http, postEvents, tokenFor, type TestServer } from './support/index.js';
 import { HAVE_CHROMIUM, CHROMIUM, DESKTOP, PHONE, ensureDashboardBuilt, launch, openPage, screenshot, textOf, numberOf, layoutShift } from './dashboard-support.js';
 import { Scenario } from '../src/sources/simulate.js';
 
@@ -223,6 +223,34 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
       expect(errors).toEqual([]);
     } finally {
       await context.close();
+    }
+  });
+
+  it('asks for a token when the server requires one, and connects with it', async () => {
+    const secured = await startTestServer({ auth: 'jwt' });
+    const { page, context, errors } = await openPage(browser);
+    try {
+      await page.goto(secured.url + '/system');
+      await page.getByRole('alert').getByText('requires a token').waitFor({ timeout: 15_000 });
+      expect(await page.locator('.pulse-connection').getAttribute('data-state')).not.toBe('connected');
+      // `?token=` sets it (and leaves the address bar); the System page's HTTP calls carry it too.
+      const token = await tokenFor('admin', null, 'admin');
+      await page.goto(`${secured.url}/system?token=${token}`);
+      await connected(page);
+      expect(page.url()).toBe(`${secured.url}/system`);
+      await numberBecomes(page, 'sys-clients', (n) => n !== null && n >= 1, 'connections shown with the token');
+      expect(await textOf(page, 'token-button')).toBe('Token ✓');
+      // Kept across reloads; cleared from the token form, it goes back to asking.
+      await page.reload();
+      await connected(page);
+      await page.getByTestId('token-button').click();
+      await page.getByRole('button', { name: 'Clear' }).click();
+      await page.getByRole('alert').getByText('requires a token').waitFor({ timeout: 15_000 });
+      // The refused attempts were the server's answers, not page errors.
+      expect(errors.filter((e) => !/401|403|UNAUTHORIZED|WebSocket/i.test(e))).toEqual([]);
+    } finally {
+      await context.close();
+      await secured.stop();
     }
   });
 
