@@ -97,6 +97,8 @@ const envSchema = z.object({
   /** Largest clock skew tolerated before a future timestamp is clamped to now, ms. */
   MAX_FUTURE_SKEW_MS: int(0, 86_400_000).default(60_000),
   HEARTBEAT_MS: int(1000, 600_000).default(25_000),
+  /** A WebSocket with no subscription that has sent nothing for this long is closed (checked each heartbeat); 0 = never. */
+  IDLE_TIMEOUT_MS: int(0, 86_400_000).default(300_000),
   REALTIME_METRICS_INTERVAL_MS: int(100, 3_600_000).default(5000),
   STORE_SYNC: z.enum(['normal', 'full']).default('normal'),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),

@@ -119,6 +119,20 @@ describe('limits on a running server', () => {
     }, 'a slot frees after a close');
   });
 
+  it('a connection that answers pings but never subscribes nor speaks is closed after IDLE_TIMEOUT_MS', async () => {
+    const pulse = cleanup.server(await startTestServer({ env: { HEARTBEAT_MS: '1000', IDLE_TIMEOUT_MS: '1000' } }));
+    const idle = cleanup.closable(await openNative(pulse));
+    const idleProfile = cleanup.closable(await WsCollector.open(pulse.wsUrl + '/api/websocket/analytics'));
+    const busy = cleanup.closable(await openNative(pulse));
+    expect((await call(busy, { op: 'subscribe', channel: 'market:idle' })).type).toBe('reply');
+    expect(await idle.closed({ timeoutMs: 10_000 })).toEqual({ code: 1000, reason: 'IDLE_TIMEOUT' });
+    expect((await idleProfile.closed({ timeoutMs: 10_000 })).reason).toBe('IDLE_TIMEOUT');
+    expect(busy.closeCode).toBeNull();
+    expect((await call(busy, { op: 'ping' })).type).toBe('reply');
+    const m = await http('GET', `${pulse.url}/metrics`);
+    expect(metricValue(m.text, 'pulse_limited_total', { limit: 'idle_timeout' })).toBeGreaterThanOrEqual(2);
+  });
+
   it('ingest requests per key: 429 RATE_LIMITED with Retry-After', async () => {
     const pulse = cleanup.server(await startTestServer({ auth: 'jwt', env: { INGEST_RATE_PER_SECOND: '1', INGEST_BURST: '2' } }));
     const t = await tokenFor('producer', null, 'developer');

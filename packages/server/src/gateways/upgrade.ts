@@ -41,9 +41,18 @@ export class UpgradeRouter {
     // Ping every client; one that has not answered since the last round is gone.
     this.heartbeat = setInterval(() => {
       for (const ws of this.wss.clients) {
-        const w = ws as WebSocket & { isAlive?: boolean };
+        const w = ws as WebSocket & { isAlive?: boolean; lastMessageAt?: number };
         if (w.isAlive === false) {
           w.terminate();
+          continue;
+        }
+        // A connection that holds no subscription and has said nothing for IDLE_TIMEOUT_MS only
+        // holds resources: close it (seed 003 push clients are not sessions and never idle out).
+        const session = this.sessions.get(ws);
+        const idle = hub.config.IDLE_TIMEOUT_MS;
+        if (session && idle > 0 && session.subs.size === 0 && Date.now() - (w.lastMessageAt ?? 0) > idle) {
+          hub.guard?.count('idle_timeout');
+          ws.close(1000, 'IDLE_TIMEOUT');
           continue;
         }
         w.isAlive = false;
@@ -101,9 +110,11 @@ export class UpgradeRouter {
   }
 
   private open(route: Route, ws: WebSocket, p: Principal, req: IncomingMessage): void {
-    const w = ws as WebSocket & { isAlive?: boolean };
+    const w = ws as WebSocket & { isAlive?: boolean; lastMessageAt?: number };
     w.isAlive = true;
+    w.lastMessageAt = Date.now();
     ws.on('pong', () => (w.isAlive = true));
+    ws.on('message', () => (w.lastMessageAt = Date.now()));
     ws.on('error', (e: Error & { code?: string }) => {
       // An oversized frame: ws is already closing with 1009 and saying why; let it finish.
       if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {

@@ -23,7 +23,8 @@ export type LimitName =
   | 'connections_per_ip'
   | 'ingest_rate'
   | 'frame_size'
-  | 'json_depth';
+  | 'json_depth'
+  | 'idle_timeout';
 
 /** What a gateway does with a frame over the per-connection rate. */
 export type FrameVerdict = null | { error: PulseError; close: boolean };
