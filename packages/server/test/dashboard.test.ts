@@ -10,6 +10,11 @@ import { startPulse, type PulseServer } from '@pulse/server';
 import { startTestServer, waitFor, http, postEvents, tokenFor, type TestServer } from './support/index.js';
 import { HAVE_CHROMIUM, CHROMIUM, DESKTOP, PHONE, ensureDashboardBuilt, launch, openPage, screenshot, textOf, numberOf, layoutShift } from './dashboard-support.js';
 import { Scenario } from '../src/sources/simulate.js';
+import { registerDashboard, isReservedPath } from '../src/http/dashboard.js';
+import Fastify from 'fastify';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** `ready`: shows a value once loaded; `live`: a number the demo traffic keeps changing. */
 const PAGES: Array<{ path: string; name: string; ready: string; live?: string }> = [
@@ -73,6 +78,31 @@ describe('dashboard serving', () => {
     }
     expect((await http<{ status: string }>('GET', server.url + '/health')).body.status).toBe('ok');
     expect((await http('GET', server.url + '/metrics')).text).toMatch(/pulse_connected_clients/);
+  });
+});
+
+describe('dashboard serving before a build', () => {
+  it('answers pages with a 503 that says how to build, and API paths with NOT_FOUND', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'pulse-nodist-'));
+    const app = Fastify();
+    app.setNotFoundHandler((_req, reply) => reply.status(404).send({ code: 'NOT_FOUND' }));
+    try {
+      await registerDashboard(app, { root: empty });
+      const page = await app.inject({ method: 'GET', url: '/campaigns' });
+      expect(page.statusCode).toBe(503);
+      expect(page.body).toContain('npm run build');
+      const api = await app.inject({ method: 'GET', url: '/v1/anything' });
+      expect(api.statusCode).toBe(404);
+      expect(api.json()).toEqual({ code: 'NOT_FOUND' });
+    } finally {
+      await app.close();
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('reserves exactly the API and gateway paths', () => {
+    for (const p of ['/v1', '/v1/events', '/api/v1/analytics/realtime-metrics', '/ws', '/ws/metrics', '/socket.io/', '/health', '/status', '/metrics', '/analytics']) expect(isReservedPath(p), p).toBe(true);
+    for (const p of ['/', '/campaigns', '/system', '/metricsx', '/v1x', '/explorer', '/content']) expect(isReservedPath(p), p).toBe(false);
   });
 });
 
