@@ -110,6 +110,11 @@ describe('limits on a running server', () => {
     const s = cleanup.closable(SioCollector.connect(pulse.url, { transports: ['websocket'] }));
     const r = await waitFor(() => s.records.find((x) => x.event === 'connect' || x.event === 'connect_error'), 'socket.io outcome');
     expect(r.event).toBe('connect_error');
+    // SSE streams count too: 429 LIMIT_EXCEEDED with Retry-After.
+    const sse = await fetch(`${pulse.url}/v1/stream?channel=market:x`);
+    expect(sse.status).toBe(429);
+    expect(((await sse.json()) as Json).code).toBe('LIMIT_EXCEEDED');
+    expect(sse.headers.get('retry-after')).toBe('5');
     a.ws.close();
     await waitFor(async () => {
       const d = await openNative(pulse);

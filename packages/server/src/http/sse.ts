@@ -88,6 +88,8 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
     const lastId = req.headers['last-event-id'];
     if (typeof lastId === 'string') Object.assign(positions, parsePositions(lastId));
 
+    // A stream holds a socket as long as a WebSocket does: it counts against MAX_CONNECTIONS_PER_IP.
+    const release = hub.guard?.acquireConnection(req.socket.remoteAddress ?? '') ?? (() => undefined);
     reply.hijack();
     const res = reply.raw;
     const origin = req.headers.origin;
@@ -115,6 +117,7 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
     req.raw.on('close', () => {
       clearInterval(hb);
       cancelExpiry();
+      release();
       hub.detach(s);
     });
     for (const t of targets) {
