@@ -12,7 +12,7 @@ import { PulseError } from '@pulse/protocol';
 import { ApiKeys, patternCovers } from '../src/auth/keys.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { keysCommand } from '../src/auth/keys-cli.js';
-import { startTestServer, Cleanup, tempDir, http, tokenFor, type Json, type TestServer } from './support/index.js';
+import { startTestServer, Cleanup, tempDir, http, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
 import { openNative, call } from './security-helpers.js';
 import { join } from 'node:path';
 
@@ -74,6 +74,9 @@ describe('ApiKeys on a real store', () => {
     expect(await keys.create({ name: 'bad', operations: ['delete'], channels: ['*'] }).catch(code)).toBe('INVALID_REQUEST');
     expect(await keys.create({ name: 'bad', operations: ['ingest'], channels: ['no spaces'] }).catch(code)).toBe('INVALID_CHANNEL');
     expect(await keys.revoke('0123456789abcdef').catch(code)).toBe('NOT_FOUND');
+    // Concurrent creates all land in the list.
+    await Promise.all([1, 2, 3, 4, 5].map((i) => keys.create({ name: `c${i}`, operations: ['read'], channels: ['*'] })));
+    expect((await keys.list()).map((k) => k.name).sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'ingestor']);
   });
 });
 
@@ -97,6 +100,12 @@ describe('keys over HTTP and sockets', () => {
     const read = await http<Json>('GET', `${pulse.url}/v1/channels/analytics:search/events`, { headers: { 'x-api-key': key } });
     expect(read.status).toBe(200);
     expect((read.body.events as Json[]).map((e) => e.id)).toEqual(['k-1']);
+    // A read-only key may also long-poll (the wait is a server-made subscription).
+    const poll = http<Json>('GET', `${pulse.url}/v1/channels/market:m1/events?since=1&wait=10000`, { headers: { 'x-api-key': key } });
+    await waitFor(() => pulse.hub.sessions.size > 0, 'long-poll waiting');
+    expect((await post(pulse, { channel: 'market:m1', type: 'q', id: 'k-3' }, { 'x-api-key': key })).status).toBe(200);
+    const polled = await poll;
+    expect([polled.status, (polled.body.events as Json[]).map((e) => e.id)]).toEqual([200, ['k-3']]);
     const ws = cleanup.closable(await openNative(pulse, key));
     expect((await call(ws, { op: 'subscribe', channel: 'analytics:*' })).code).toBe('FORBIDDEN');
     expect((await call(ws, { op: 'publish', channel: 'analytics:x', type: 't' })).code).toBe('FORBIDDEN');

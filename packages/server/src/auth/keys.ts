@@ -73,6 +73,7 @@ export class ApiKeys implements KeyVerifier {
   private cache = new Map<string, { rec: ApiKeyRecord | null; at: number }>();
   private used = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | null = null;
+  private indexLock: Promise<void> = Promise.resolve();
 
   constructor(
     private store: MetaStore,
@@ -101,9 +102,14 @@ export class ApiKeys implements KeyVerifier {
       revokedAt: null,
     };
     await this.store.setMeta(`apikey:${id}`, JSON.stringify(record));
-    const ids = await this.ids();
-    ids.push(id);
-    await this.store.setMeta(INDEX, JSON.stringify(ids));
+    // Index updates are read-modify-write: run them one at a time so concurrent creates keep every id.
+    const update = this.indexLock.then(async () => {
+      const ids = await this.ids();
+      ids.push(id);
+      await this.store.setMeta(INDEX, JSON.stringify(ids));
+    });
+    this.indexLock = update.catch(() => undefined);
+    await update;
     this.cache.set(id, { rec: record, at: Date.now() });
     return { key, record: this.info(record, null) };
   }

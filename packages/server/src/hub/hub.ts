@@ -360,7 +360,8 @@ export class Hub {
    */
   async subscribe(s: Session, target: string, o: SubscribeOptions): Promise<SubscribeResult> {
     if (!isValidSubscriptionTarget(target)) throw new PulseError('INVALID_CHANNEL', `Invalid channel or pattern: ${String(target).slice(0, 64)}`);
-    if (!permissions.canSubscribe(this.config, s.principal, target)) throw new PulseError('FORBIDDEN', `Not allowed to subscribe to ${target}`);
+    // Server-made subscriptions (auto-joined rooms, long-poll waits) serve reads: `read` suffices.
+    if (!permissions.canSubscribe(this.config, s.principal, target, o.system ? 'read' : 'subscribe')) throw new PulseError('FORBIDDEN', `Not allowed to subscribe to ${target}`);
     const orgId = permissions.orgScope(s.principal, o.orgId);
     const exact = target.includes(':') && !target.endsWith('*');
     let positions: Array<[string, Position]> = [];
