@@ -7,7 +7,10 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { generateKeyPair, exportSPKI, exportJWK, SignJWT, type JWK, type CryptoKey } from 'jose';
 import { PulseError } from '@pulse/protocol';
-import { Authenticator } from '../src/auth/tokens.js';
+import { Authenticator, authOptionsFromConfig } from '../src/auth/tokens.js';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestServer, SioCollector, Cleanup, waitFor, TEST_SECRET, type Json } from './support/index.js';
 import { openNative, call } from './security-helpers.js';
 
@@ -72,6 +75,23 @@ describe('Authenticator', () => {
     expect(await codeOf(r.verify(await sign(other.privateKey, 'RS256', { sub: 'x' })))).toBe('UNAUTHORIZED');
   });
 
+  it('JWT_PUBLIC_KEY may be PEM text with \\n escapes (as .env needs) or a file path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-pem-'));
+    try {
+      const file = join(dir, 'key.pem');
+      writeFileSync(file, ecPem);
+      const base = { JWT_CLOCK_TOLERANCE_S: 0, JWKS_CACHE_MS: 1000, JWKS_COOLDOWN_MS: 0, SKIP_AUTH: false };
+      const t = await sign(ec.privateKey, 'ES256', { sub: 'pem' });
+      for (const v of [ecPem.replace(/\n/g, '\\n'), file]) {
+        const a = new Authenticator(authOptionsFromConfig({ ...base, JWT_PUBLIC_KEY: v }));
+        expect((await a.verify(t)).userId).toBe('pem');
+      }
+      expect(() => authOptionsFromConfig({ ...base, JWT_PUBLIC_KEY: join(dir, 'missing.pem') })).toThrow(/JWT_PUBLIC_KEY/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses alg:none and HS/RS confusion (an HS256 token keyed with the public PEM)', async () => {
     const both = new Authenticator({ secret: TEST_SECRET, publicKey: rsaPem, skipAuth: false });
     const pemOnly = new Authenticator({ publicKey: rsaPem, skipAuth: false });
@@ -83,6 +103,7 @@ describe('Authenticator', () => {
       expect(await codeOf(a.verify(confused))).toBe('UNAUTHORIZED');
     }
     expect(() => new Authenticator({ publicKey: rsaPem, algorithms: ['HS256'], skipAuth: false })).toThrow(/JWT_ALGORITHMS/);
+    expect(() => new Authenticator({ publicKey: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----', skipAuth: false })).toThrow(/JWT_PUBLIC_KEY/);
   });
 
   it('maps the seeds’ claim shapes: userId|sub, address|stacksAddress|walletAddress, roles, organisations', async () => {

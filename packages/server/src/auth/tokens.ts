@@ -92,6 +92,14 @@ export function algorithmsForKey(k: KeyObject): string[] {
   }
 }
 
+function parsePublicKey(pem: string): KeyObject {
+  try {
+    return createPublicKey({ key: pem, format: 'pem' });
+  } catch {
+    throw new PulseError('INVALID_REQUEST', 'Invalid configuration: JWT_PUBLIC_KEY is not a PEM public key');
+  }
+}
+
 export function authOptionsFromConfig(c: AuthConfig, keys?: KeyVerifier): AuthOptions {
   return {
     secret: c.JWT_SECRET,
@@ -142,7 +150,7 @@ export class Authenticator {
 
   constructor(private opts: AuthOptions) {
     this.secret = opts.secret ? new TextEncoder().encode(opts.secret) : null;
-    this.publicKey = opts.publicKey ? createPublicKey({ key: opts.publicKey, format: 'pem' }) : null;
+    this.publicKey = opts.publicKey ? parsePublicKey(opts.publicKey) : null;
     this.jwks = opts.jwksUrl
       ? createRemoteJWKSet(new URL(opts.jwksUrl), { cacheMaxAge: opts.jwksCacheMs ?? 600_000, cooldownDuration: opts.jwksCooldownMs ?? 30_000, timeoutDuration: 5000 })
       : null;
