@@ -1,5 +1,5 @@
 import { PulseError } from '@pulse/protocol/errors';
-import { isValidSubscriptionTarget } from '@pulse/protocol/channel';
+import { isValidSubscriptionTarget, isPattern } from '@pulse/protocol/channel';
 import type { PulseEvent, Position } from '@pulse/protocol/types';
 import type { ChannelStats, ClientOp, ReplyResults } from '@pulse/protocol';
 import { BACKOFF_DEFAULT, type BackoffOptions } from './backoff.js';
@@ -9,7 +9,7 @@ import { defaultTimers, type Env, type FetchLike, type Timers, type WebSocketCto
 import { HttpApi, type PublishResult } from './http-api.js';
 import type { ConnectionState } from './state.js';
 import { ChannelSub, Subscription, type EventHandler, type SubscribedInfo } from './subscription.js';
-import type { Transport, TransportKind } from './transport.js';
+import type { SubscribeOutcome, SubscribeSpec, Transport, TransportKind } from './transport.js';
 import { WebSocketTransport, type RequestBody } from './ws-transport.js';
 
 export interface PulseClientOptions {
@@ -34,10 +34,21 @@ export interface PulseClientOptions {
   upgradeProbeMs?: number;
   pollWaitMs?: number;
   pollLimit?: number;
+  /**
+   * Recover pattern subscriptions on channels that had nothing delivered yet, including channels
+   * created while disconnected (one `GET /v1/channels?prefix=` after subscribing and after each
+   * reconnect). Default true.
+   */
+  patternRecovery?: boolean;
   WebSocket?: WebSocketCtor;
   fetch?: FetchLike;
   timers?: Timers;
   random?: () => number;
+}
+
+/** `market:*` → `market:`; `analytics` → `analytics` (the listing is then filtered by `matches`). */
+function prefixOf(target: string): string {
+  return target.endsWith('*') ? target.slice(0, -1) : target;
 }
 
 export interface SubscribeOptions {
@@ -64,6 +75,8 @@ export class PulseClient {
   private readonly channelSubs = new Map<string, ChannelSub>();
   private readonly conn: Connection;
   private readonly api: HttpApi;
+  /** Whether pattern subscriptions track channel listings for recovery (needs fetch). */
+  private readonly canList: boolean;
 
   constructor(opts: PulseClientOptions = {}) {
     const env: Env = {
@@ -93,6 +106,7 @@ export class PulseClient {
       },
     );
     this.api = new HttpApi(() => this.conn.baseUrl, () => this.conn.token(), env.fetch);
+    this.canList = env.fetch !== undefined && opts.patternRecovery !== false;
   }
 
   get state(): ConnectionState {
@@ -166,13 +180,30 @@ export class PulseClient {
     return sub;
   }
 
-  private sendSubscribe(t: Transport, cs: ChannelSub): void {
+  private sendSubscribe(t: Transport, cs: ChannelSub, prior?: SubscribeOutcome): void {
     const spec = cs.spec();
     t.subscribe(spec).then(
-      (outcome) => {
+      (got) => {
         if (this.channelSubs.get(cs.target) !== cs) return;
-        const info = cs.confirm(outcome, spec.since !== undefined);
-        this.emitter.emit('subscribed', info);
+        const outcome: SubscribeOutcome = prior?.recovered === false ? { ...got, recovered: false } : got;
+        if (!prior && cs.confirmed && cs.baseline && this.canList) {
+          // A pattern back after a reconnect: channels created meanwhile had no position to
+          // resume from. List them now that the subscription is live (anything newer arrives
+          // live) and, if there are any, subscribe once more from their start.
+          this.api.channels(prefixOf(cs.target)).then(
+            (list) => {
+              cs.learnChannels(list);
+              if (cs.discovered.size > 0 && t === this.conn.current) this.sendSubscribe(t, cs, outcome);
+              else this.confirm(cs, outcome, spec);
+            },
+            (err: unknown) => {
+              this.emitter.emit('error', err instanceof PulseError ? err : new PulseError('UNAVAILABLE', String(err)));
+              this.confirm(cs, outcome, spec);
+            },
+          );
+          return;
+        }
+        this.confirm(cs, outcome, spec);
       },
       (err: unknown) => {
         if (this.channelSubs.get(cs.target) !== cs || t !== this.conn.current) return;
@@ -181,6 +212,20 @@ export class PulseClient {
         this.emitter.emit('error', e);
       },
     );
+  }
+
+  private confirm(cs: ChannelSub, outcome: SubscribeOutcome, spec: SubscribeSpec): void {
+    if (this.channelSubs.get(cs.target) !== cs) return;
+    const info = cs.confirm(outcome, spec.since !== undefined);
+    cs.discovered.clear();
+    this.emitter.emit('subscribed', info);
+    // First confirmation of a pattern: note where its channels stand (see ChannelSub.baseline).
+    if (!info.resubscribed && isPattern(cs.target) && !cs.baseline && this.canList) {
+      this.api.channels(prefixOf(cs.target)).then(
+        (list) => cs.learnChannels(list),
+        (err: unknown) => this.emitter.emit('error', err instanceof PulseError ? err : new PulseError('UNAVAILABLE', String(err))),
+      );
+    }
   }
 
   private release(sub: Subscription<never>): void {

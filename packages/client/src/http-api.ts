@@ -34,6 +34,14 @@ export class HttpApi {
     return p.events;
   }
 
+  /** `GET /v1/channels?prefix=`: channels (that this token may read) with their log positions. */
+  async channels(prefix: string, limit = 1000): Promise<Array<{ channel: string; epoch: string; offset: number }>> {
+    const r = await this.get<{ channels: Array<{ channel: string; epoch: string; offset: number }> }>(
+      `/v1/channels?prefix=${encodeURIComponent(prefix)}&limit=${limit}`,
+    );
+    return r.channels;
+  }
+
   stats(channel: string): Promise<ChannelStats> {
     return this.get<ChannelStats>(`/v1/channels/${encodeURIComponent(channel)}/stats`);
   }

@@ -12,6 +12,12 @@ interface Waiter {
   timer: unknown;
 }
 
+function sinceKeys(s: SubscribeSpec['since']): string {
+  if (!s) return '';
+  if (typeof (s as Position).offset === 'number') return '.';
+  return Object.keys(s).sort().join(',');
+}
+
 export interface SseTransportOptions {
   baseUrl: string;
   token: string | undefined;
@@ -49,7 +55,9 @@ export class SseTransport implements Transport {
   subscribe(spec: SubscribeSpec): Promise<SubscribeOutcome> {
     if (this.closed) return Promise.reject(new PulseError('UNAVAILABLE', 'Connection closed'));
     const prev = this.specs.get(spec.target);
-    const same = prev && (prev.types ?? []).join(',') === (spec.types ?? []).join(',');
+    // The open stream serves this spec unless the filter changed or the resume point names
+    // channels the stream was not opened with (a pattern's newly discovered channels).
+    const same = prev && (prev.types ?? []).join(',') === (spec.types ?? []).join(',') && sinceKeys(prev.since) === sinceKeys(spec.since);
     this.specs.set(spec.target, spec);
     const done = same ? this.outcomes.get(spec.target) : undefined;
     if (done) return Promise.resolve(done);

@@ -158,8 +158,34 @@ export class ChannelSub {
   /** Where to resume: the tracked position(s), or the app's initial `since`. */
   since(): SubscribeSpec['since'] {
     if (!isPattern(this.target)) return this.positions.get(this.target) ?? this.initialSince;
-    if (this.positions.size === 0) return undefined;
-    return Object.fromEntries(this.positions.entries());
+    // Patterns: every channel known to exist since the subscription, at its delivered position,
+    // else where it stood when the pattern was subscribed (baseline), else from its start
+    // (discovered after the subscription: all its events are new to this subscriber).
+    const out: Record<string, Position> = {};
+    for (const [ch, p] of this.discovered) out[ch] = p;
+    if (this.baseline) for (const [ch, p] of this.baseline) out[ch] = p;
+    for (const [ch, p] of this.positions.entries()) out[ch] = p;
+    return Object.keys(out).length > 0 ? out : undefined;
+  }
+
+  /**
+   * Pattern bookkeeping for recovery of channels that had no event delivered: where each
+   * matching channel stood right after the first subscription (`baseline`), and channels that
+   * appeared later (`discovered`, from position 0 of their epoch).
+   */
+  baseline: Map<string, Position> | null = null;
+  readonly discovered = new Map<string, Position>();
+
+  /** Takes a channel listing: the first becomes the baseline, later ones add new channels. */
+  learnChannels(list: ReadonlyArray<{ channel: string; epoch: string; offset: number }>): void {
+    const mine = list.filter((c) => matches(this.target, c.channel));
+    if (!this.baseline) {
+      this.baseline = new Map(mine.map((c) => [c.channel, { epoch: c.epoch, offset: c.offset }]));
+      return;
+    }
+    for (const c of mine) {
+      if (!this.baseline.has(c.channel) && !this.positions.get(c.channel)) this.discovered.set(c.channel, { epoch: c.epoch, offset: 0 });
+    }
   }
 
   spec(): SubscribeSpec {

@@ -30,6 +30,8 @@ describe('recovery across a server restart', () => {
     cleanups.push(async () => {
       await second?.close();
     });
+    // Events from before the subscription: never delivered, not even by a recovery.
+    await ingestN(current, 'market:m0', 1, 5);
     const client = new PulseClient({ url: () => current.url, WebSocket: WS, backoff: { minDelay: 20, maxDelay: 100 } });
     cleanups.push(() => client.disconnect());
     const changes: StateChange[] = [];
@@ -39,9 +41,14 @@ describe('recovery across a server restart', () => {
     const sub = client.subscribe('market:m1', { types: ['trade'] }, (e) => exact.push(e.data.n as number));
     const infos: Array<boolean | undefined> = [];
     sub.on('subscribed', (i) => infos.push(i.recovered));
-    client.subscribe('market:*', {}, (e) => viaPattern.push(`${e.channel}:${e.data.n as number}`));
+    const patternSub = client.subscribe('market:*', {}, (e) => viaPattern.push(`${e.channel}:${e.data.n as number}`));
+    const patternInfos: Array<boolean | undefined> = [];
+    patternSub.on('subscribed', (i) => patternInfos.push(i.recovered));
     client.connect();
     await sub.ready;
+    await patternSub.ready;
+    // The pattern's baseline listing (what existed at subscribe time) has arrived.
+    await until(() => patternSub.channelSub.baseline !== null, 'pattern baseline');
     expect(client.transportKind).toBe('websocket');
 
     await ingestN(current, 'market:m1', 1, 10);
@@ -54,6 +61,8 @@ describe('recovery across a server restart', () => {
     await until(() => client.state === 'reconnecting', 'reconnecting');
     second = await devServer(tmp.dir);
     await ingestN(second, 'market:m1', 11, 20);
+    await ingestN(second, 'market:m2', 1, 3); // a channel that did not exist before the outage
+    await ingestN(second, 'market:m0', 6, 7); // one that existed, with nothing delivered yet
     current = second;
     await until(() => infos.length === 2, 'resubscription');
     await ingestN(second, 'market:m1', 21, 25);
@@ -62,6 +71,11 @@ describe('recovery across a server restart', () => {
     expect(exact).toEqual(seq(1, 25));
     expect(infos).toEqual([undefined, true]);
     expect(viaPattern.filter((s) => s.startsWith('market:m1:'))).toEqual(seq(1, 25).map((n) => `market:m1:${n}`));
+    // The pattern recovered the new channel m2 and m0's events after the subscription, only those.
+    await until(() => viaPattern.filter((s) => !s.startsWith('market:m1:')).length === 5, 'm0 and m2 via the pattern');
+    expect(viaPattern.filter((s) => s.startsWith('market:m2:'))).toEqual(['market:m2:1', 'market:m2:2', 'market:m2:3']);
+    expect(viaPattern.filter((s) => s.startsWith('market:m0:'))).toEqual(['market:m0:6', 'market:m0:7']);
+    expect(patternInfos).toEqual([undefined, true]);
     expect(changes.some((c) => c.newState === 'reconnecting' && c.code === 'SERVER_SHUTDOWN')).toBe(true);
     expect(client.state).toBe('connected');
   });
