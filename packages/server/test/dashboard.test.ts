@@ -178,6 +178,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
   it('shows events ingested over HTTP in numbers, charts and feeds within 2 s', async ({ skip }) => {
     needMetrics(skip);
     const { page, context, errors } = await openPage(browser);
+    const shown: string[] = [];
     try {
       // Overview: a completed transaction moves revenue, the transaction count, the chart and the feed.
       await page.goto(server.url + '/');
@@ -187,10 +188,12 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
       const chartBefore = await page.getByTestId('chart-revenue').getAttribute('data-last');
       const txId = uid('tx');
       await postEvents(server.url, { channel: 'platform:transactions', type: 'transaction', userId: 'e2e-user', data: { transactionId: txId, status: 'completed', amount: 1234.5 } });
+      let t0 = Date.now();
       await numberBecomes(page, 'tx-total', (n) => n === before! + 1, 'transaction count +1');
       await numberBecomes(page, 'revenue-total', (n) => n !== null && Math.abs(n - (revenueBefore + 1234.5)) < 0.01, 'revenue +1234.50');
       await waitFor(async () => (await page.getByTestId('chart-revenue').getAttribute('data-last')) !== chartBefore, { what: 'revenue chart moves', timeoutMs: VISIBLE_MS });
       await page.getByTestId('feed-transactions').getByText(txId).waitFor({ timeout: VISIBLE_MS });
+      shown.push(`overview ${Date.now() - t0} ms`);
 
       // Campaigns: an impression reaches the tiles and the activity feed.
       await page.goto(server.url + '/campaigns');
@@ -198,8 +201,10 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
       const imp = await numberBecomes(page, 'campaign-impressions', (n) => n !== null, 'impressions loaded');
       const txHash = `0xe2e${Date.now().toString(16)}`;
       await postEvents(server.url, { channel: 'contract:ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.campaigns', type: 'impression', txId: txHash, blockHeight: 1, data: { campaignId: 'e2e', publisherId: 'e2e-pub' } });
+      t0 = Date.now();
       await numberBecomes(page, 'campaign-impressions', (n) => n === imp! + 1, 'impressions +1');
       await page.getByTestId('campaign-activity').getByText(txHash.slice(0, 10)).first().waitFor({ timeout: VISIBLE_MS });
+      shown.push(`campaigns ${Date.now() - t0} ms`);
 
       // Markets: a trade on a new market opens its card, chart and feed line.
       await page.goto(server.url + '/markets');
@@ -211,9 +216,11 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
         type: 'market:trade',
         data: { marketId: market, tradeId: uid('t'), trader: 'SPE2E', direction: 'buy', outcome: 1, amount: '5000000000000000000', shares: '1', price: '640000000000000000', newYesPrice: '640000000000000000', newNoPrice: '360000000000000000' },
       });
+      t0 = Date.now();
       await page.getByTestId(`mk-${market}-yes`).getByText('64.0¢').waitFor({ timeout: VISIBLE_MS });
       await waitFor(async () => (await page.getByTestId(`chart-market-${market}`).getAttribute('data-points')) === '1', { what: 'market chart point', timeoutMs: VISIBLE_MS });
       await page.getByTestId('feed-trades').getByText(market).first().waitFor({ timeout: VISIBLE_MS });
+      shown.push(`markets ${Date.now() - t0} ms`);
 
       // Marketplace: searches count live; the toggle pauses and resumes.
       await page.goto(server.url + '/marketplace');
@@ -221,8 +228,10 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
       const s0 = await numberBecomes(page, 'mp-searches', (n) => n !== null, 'searches loaded');
       const term = uid('lamp');
       await postEvents(server.url, { channel: 'analytics:search', type: 'search', data: { query: term, sessionId: 'e2e' } });
+      t0 = Date.now();
       await numberBecomes(page, 'mp-searches', (n) => n === s0! + 1, 'searches +1');
       await page.getByTestId('feed-analytics').getByText(term).waitFor({ timeout: VISIBLE_MS });
+      shown.push(`marketplace ${Date.now() - t0} ms`);
       await page.getByTestId('realtime-toggle').locator('input').uncheck();
       const paused = uid('paused');
       await postEvents(server.url, { channel: 'analytics:search', type: 'search', data: { query: paused, sessionId: 'e2e' } });
@@ -241,7 +250,11 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium (${CHROMIUM})`, () => {
       await page.getByTestId('explorer-watches').getByText('subscribed').waitFor();
       const id = uid('ev');
       await postEvents(server.url, { channel, type: 'hello', id, data: { n: 1 } });
+      t0 = Date.now();
       await page.locator(`[data-testid="explorer-feed"] li[data-event-id="${id}"]`).waitFor({ timeout: VISIBLE_MS });
+      shown.push(`explorer ${Date.now() - t0} ms`);
+      // What a person waits, from the ingest answer to every number, chart and feed line of the page showing it.
+      console.log(`[dashboard e2e] ingest → on screen: ${shown.join(', ')}`);
       await page.getByTestId('explorer-history').click();
       await page.getByTestId('explorer-stats').getByText('hello').waitFor();
 
