@@ -108,6 +108,27 @@ describe('fuzzing', () => {
     await witness.check('native op fuzz');
   });
 
+  it('Socket.IO and seed profiles: any credential at connect is a connection or a coded refusal', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(cred(), fc.string({ maxLength: 200 })), fc.constantFrom('/analytics', '/api/websocket/analytics', '/ws/metrics'), async (t, path) => {
+        const s = SioCollector.connect(pulse.url, { auth: { token: t }, transports: ['websocket'] });
+        const r = await waitFor(() => s.records.find((x) => x.event === 'connect' || x.event === 'connect_error'), 'socket.io outcome');
+        if (r.event === 'connect_error') expect(codes.has(((r.args[0] as { data?: Json }).data?.code as string) ?? ''), JSON.stringify(r.args[0])).toBe(true);
+        s.close();
+        const w = await WsCollector.open(`${pulse.wsUrl}${path}?token=${encodeURIComponent(t)}`);
+        await waitFor(() => w.messages.length > 0 || w.closeCode !== null, 'profile greeting or close');
+        const err = w.ofType('error')[0];
+        if (err) {
+          expect(codes.has(err.code as string)).toBe(true);
+          expect([4001, 4009]).toContain((await w.closed()).code);
+        }
+        w.close();
+      }),
+      { numRuns: 30 },
+    );
+    await witness.check('socket.io connect fuzz');
+  });
+
   it('Socket.IO: every event with any payload is acked with success or a known code', async () => {
     const socks = await Promise.all(
       [0, 1, 3].map(async (i) => {
