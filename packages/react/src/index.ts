@@ -1,5 +1,6 @@
 export { PulseProvider, usePulseClient, type PulseProviderProps, type QueryInvalidator } from './context.js';
 export { useConnection, useChannel, useMetrics, type ConnectionInfo, type UseChannelOptions, type ChannelResult, type MetricsResult } from './hooks.js';
+export { useSeries, type UseSeriesOptions, type SeriesResult, type SeriesPoint } from './use-series.js';
 export { ChannelStore, type ChannelSnapshot } from './channel-store.js';
 export {
   useWebSocket,
