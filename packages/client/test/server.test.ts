@@ -81,6 +81,50 @@ describe('recovery across a server restart', () => {
   });
 });
 
+describe('recovery on the fallback transports', () => {
+  it.each([
+    ['sse', ['websocket', 'sse']],
+    ['polling', ['websocket', 'polling']],
+  ] as const)('over %s: events ingested during a restart arrive once, in order', async (kind, transports) => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    let current = await devServer(tmp.dir);
+    let second: PulseServer | undefined;
+    cleanups.push(async () => {
+      await second?.close();
+    });
+    const client = new PulseClient({
+      url: () => current.url,
+      wsUrl: () => `${current.wsUrl}/blocked`,
+      transports: [...transports],
+      WebSocket: WS,
+      pollWaitMs: 1000,
+      backoff: { minDelay: 20, maxDelay: 100 },
+    });
+    cleanups.push(() => client.disconnect());
+    const got: number[] = [];
+    const infos: Array<boolean | undefined> = [];
+    const sub = client.subscribe('orders:r1', {}, (e) => got.push(e.data.n as number));
+    sub.on('subscribed', (i) => infos.push(i.recovered));
+    client.connect();
+    await sub.ready;
+    expect(client.transportKind).toBe(kind);
+    await ingestN(current, 'orders:r1', 1, 5);
+    await until(() => got.length === 5, 'live events');
+    await current.close();
+    await until(() => client.state === 'reconnecting', 'reconnecting');
+    second = await devServer(tmp.dir);
+    await ingestN(second, 'orders:r1', 6, 12);
+    current = second;
+    await until(() => infos.length === 2, 'resubscribed');
+    await ingestN(second, 'orders:r1', 13, 15);
+    await until(() => got.length >= 15, 'all events');
+    expect(got).toEqual(seq(1, 15));
+    expect(infos).toEqual([undefined, true]);
+    expect(client.transportKind).toBe(kind);
+  });
+});
+
 describe('fallback transports', () => {
   it('uses SSE when the WebSocket upgrade is refused, and switches back when it can', async () => {
     const tmp = tempDir();
