@@ -29,6 +29,7 @@ import { registerSse } from './http/sse.js';
 import { registerOps } from './http/ops.js';
 import { registerSeedRoutes } from './http/seed-routes.js';
 import { registerDashboard } from './http/dashboard.js';
+import { createMetrics, metricsOptionsFromEnv, registerMetricsRoutes } from './metrics/index.js';
 import { attachSimulator } from './sources/simulate.js';
 import { isOriginAllowed } from './http/origins.js';
 import type { HttpContext } from './http/context.js';
@@ -88,11 +89,16 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
 
   let platformSnapshot: PlatformSnapshot = () => ({ timestamp: new Date().toISOString() });
   const pusher = new MetricsPusher(hub, () => platformSnapshot());
-  const { createMetrics, metricsOptionsFromEnv, registerMetricsRoutes } = await import('./metrics/index.js'); // TEMP-LOCAL
-  const metrics = createMetrics({ store, config: metricsOptionsFromEnv(opts.env ?? process.env), publish: (channel, type, data) => void hub.publish({ channel, type, data: data as Record<string, unknown> }) }); // TEMP-LOCAL
-  await metrics.rebuild(); // TEMP-LOCAL
-  hub.addSink(metrics); // TEMP-LOCAL
-  platformSnapshot = () => metrics.platformSnapshot() as never; // TEMP-LOCAL
+  // Live metrics: rebuilt from the store before any event is delivered, then fed every committed
+  // batch; snapshots go out on `metrics:<set>` through the hub like any event.
+  const metrics = createMetrics({
+    store,
+    config: metricsOptionsFromEnv(opts.env ?? process.env),
+    publish: (channel, type, data) => void hub.publish({ channel, type, data: data as Record<string, unknown> }),
+  });
+  await metrics.rebuild();
+  hub.addSink(metrics);
+  platformSnapshot = () => metrics.platformSnapshot();
 
   let server!: HttpServer;
   const app = Fastify({
@@ -125,7 +131,7 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   registerSse(app, ctx);
   registerOps(app, ctx, { services: () => ({ redis: false, stacksWebSocket: false, store: store.kind }) });
   registerSeedRoutes(app, ctx, { simulationRunning: () => config.SIMULATE });
-  registerMetricsRoutes(app, metrics); // TEMP-LOCAL
+  registerMetricsRoutes(app, metrics);
   await registerDashboard(app);
   attachSimulator(app, hub, config, logger.child({ part: 'simulate' }));
 
@@ -172,6 +178,8 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
         server.close();
         analytics?.close();
         await hub.drain();
+        // After the last events reached it, before the store closes (it may write a checkpoint).
+        await metrics.close();
         pusher.close();
         router!.closeAll();
         // Closing engine connections (not socket.disconnect()) makes Socket.IO clients reconnect.
