@@ -82,7 +82,22 @@ function onClosed(c: Client, conn: Conn, code: number): void {
 }
 
 /** Opens one client; resolves once it is subscribed (idle: once the handshake is done). */
-function connect(c: Client): Promise<void> {
+function connect(c: Client, timeoutMs = 30_000): Promise<void> {
+  const attempt = connectOnce(c);
+  // An attempt that hangs (a SYN dropped by a full accept queue is retried by the kernel only after
+  // 1, 3, 7... s) is abandoned, as a client's connect timeout would.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      c.expectClose = true;
+      c.conn?.terminate();
+      reject(new Error(`not subscribed within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  return Promise.race([attempt, timeout]).finally(() => clearTimeout(timer));
+}
+
+function connectOnce(c: Client): Promise<void> {
   c.subscribed = false;
   c.expectClose = false;
   let markClosed = (): void => undefined;
@@ -105,7 +120,7 @@ function connect(c: Client): Promise<void> {
     });
   }
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30_000 });
+    const ws = new WebSocket(url, { perMessageDeflate: false });
     const conn: Conn = {
       terminate: () => ws.terminate(),
       get open() {
@@ -207,6 +222,9 @@ function dropAll(): Promise<void> {
   return Promise.all(closing).then(() => undefined);
 }
 
+/** How long one reconnection attempt may take before it is abandoned and retried. */
+const RECONNECT_ATTEMPT_MS = 10_000;
+
 async function reconnect(req: ReconnectRequest): Promise<ReconnectResult> {
   const start = wallMs();
   pendingCatchUp = 0;
@@ -221,8 +239,26 @@ async function reconnect(req: ReconnectRequest): Promise<ReconnectResult> {
     onCaughtUp = resolve;
     if (pendingCatchUp === 0) resolve();
   });
-  // "At once": every client starts its handshake in the same tick.
-  const { failed } = await pool(clients, clients.length, connect);
+  // "At once": every client starts its handshake in the same tick. A failed attempt is retried
+  // with full-jitter exponential backoff (250 ms doubling to 4 s) until the deadline, as a real
+  // client would; retrying at once would only feed a storm.
+  const deadline = start + req.timeoutMs;
+  let retries = 0;
+  let firstError: string | null = null;
+  const attempt = async (c: Client): Promise<void> => {
+    for (let n = 0; ; n++) {
+      try {
+        await connect(c, RECONNECT_ATTEMPT_MS);
+        return;
+      } catch (err) {
+        firstError ??= err instanceof Error ? err.message : String(err);
+        if (wallMs() > deadline) throw err;
+        retries++;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(4000, 250 * 2 ** n)));
+      }
+    }
+  };
+  const { failed } = await pool(clients, clients.length, attempt);
   await Promise.race([caughtUp, new Promise((r) => setTimeout(r, req.timeoutMs))]);
   onCaughtUp = null;
   let recovered = 0;
@@ -237,7 +273,7 @@ async function reconnect(req: ReconnectRequest): Promise<ReconnectResult> {
       last = Math.max(last, c.caughtUpAt);
     }
   }
-  return { recovered, notRecovered, failed, caughtUp: reached, ms: last - start };
+  return { recovered, notRecovered, failed, caughtUp: reached, ms: last - start, retries, firstError };
 }
 
 function snapshot(): WorkerStats {

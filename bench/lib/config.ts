@@ -44,7 +44,7 @@ const HELP = `usage: npm run bench -- [options]
   --s1-subs=<n>           S1 subscribers on the one channel (5000)
   --s2-channels=<n> --s2-per-channel=<n>   S2 shape (1000 x 5)
   --s4-conns=<n>          S4 idle connections (10000)
-  --s5-clients=<n> --s5-channels=<n> --s5-rate=<ev/s>   S5 shape (5000 over 50 channels at 500 ev/s)
+  --s5-clients=<n> --s5-channels=<n> --s5-rate=<ev/s>   S5 shape (5000 over 50 channels at 200 ev/s)
   --probes=<n>            decoding probe clients per fan-out scenario (20)
   --sink-workers=<n>      sink processes (2)
   --pad=<bytes>           padding in each event's data (64)
@@ -102,7 +102,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     s4Connections: num('s4-conns', 10000, 1000),
     s5Clients: num('s5-clients', 5000, 500),
     s5Channels: num('s5-channels', 50, 10),
-    s5Rate: num('s5-rate', 500, 500),
+    s5Rate: num('s5-rate', 200, 200),
     profile: flags.get('profile') === 'true' || flags.get('profile-all') === 'true',
     profileAll: flags.get('profile-all') === 'true',
     pulseRef: flags.get('pulse-ref') ?? null,

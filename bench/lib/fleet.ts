@@ -102,6 +102,8 @@ export class Fleet {
       failed: all.reduce((s, r) => s + r.failed, 0),
       caughtUp: all.reduce((s, r) => s + r.caughtUp, 0),
       ms: Math.round(Math.max(...all.map((r) => r.ms))),
+      retries: all.reduce((s, r) => s + r.retries, 0),
+      firstError: all.find((r) => r.firstError)?.firstError ?? null,
     };
   }
 

@@ -78,6 +78,9 @@ export interface ReconnectResult {
   caughtUp: number;
   /** Time from the start of reconnection until the last client caught up. */
   ms: number;
+  /** Connection attempts that failed and were retried (as a client with backoff would). */
+  retries: number;
+  firstError: string | null;
 }
 
 export interface PublishStart {

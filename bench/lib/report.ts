@@ -74,11 +74,11 @@ export function renderTables(results: ScenarioResult[]): string {
   const rec = results.filter((r) => r.scenario === 'S5');
   if (rec.length) {
     out.push('### S5 — every client drops and reconnects at once, recovering with `since`', '');
-    out.push(row(['server', 'shape', 'recovered', 'not recovered', 'reconnect failed', 'caught up', 'time to catch up ms', 'missing events', 'duplicates', 'note']));
-    out.push(row(Array(10).fill('---')));
+    out.push(row(['server', 'shape', 'recovered', 'not recovered', 'reconnect failed', 'retried attempts', 'caught up', 'time to catch up ms', 'missing events', 'duplicates', 'note']));
+    out.push(row(Array(11).fill('---')));
     for (const r of rec) {
       const x = r.recovery;
-      out.push(row([label(r), r.shape, x ? x.recovered : '–', x ? x.notRecovered : '–', x ? x.failedToReconnect : '–', x ? `${x.caughtUp}/${x.clients}` : '–', x ? x.ms : '–', x ? x.missing : '–', x ? x.duplicates : '–', r.error ? `error: ${r.error.slice(0, 120)}` : r.skipped ?? '']));
+      out.push(row([label(r), r.shape, x ? x.recovered : '–', x ? x.notRecovered : '–', x ? x.failedToReconnect : '–', x ? x.retries : '–', x ? `${x.caughtUp}/${x.clients}` : '–', x ? x.ms : '–', x ? x.missing : '–', x ? x.duplicates : '–', r.error ? `error: ${r.error.slice(0, 120)}` : x?.firstError ? `first failed attempt: ${x.firstError.slice(0, 80)}` : r.skipped ?? '']));
     }
     out.push('');
   }

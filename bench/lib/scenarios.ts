@@ -47,7 +47,19 @@ export interface ScenarioResult {
   /** S4 */
   idle?: { connections: number; open: number; rssBeforeMB: number; rssAfterMB: number; kbPerConnection: number };
   /** S5 */
-  recovery?: { clients: number; recovered: number; notRecovered: number; failedToReconnect: number; caughtUp: number; ms: number; missing: number; duplicates: number; publishedDuringOutage: number };
+  recovery?: {
+    clients: number;
+    recovered: number;
+    notRecovered: number;
+    failedToReconnect: number;
+    retries: number;
+    firstError: string | null;
+    caughtUp: number;
+    ms: number;
+    missing: number;
+    duplicates: number;
+    publishedDuringOutage: number;
+  };
   skipped?: string;
   error?: string;
 }
@@ -237,7 +249,7 @@ export async function runRecovery(cfg: BenchConfig, peer: RunningPeer, log: (s: 
     await sleep(2000);
     const atDrop = await pub.request<Record<string, number>>({ cmd: 'seqs' });
     await fleet.drop();
-    await sleep(500); // the outage: events keep coming while every client is away
+    await sleep(1000); // the outage: events keep coming while every client is away
     const targets = await pub.request<Record<string, number>>({ cmd: 'seqs' });
     const rec = await fleet.reconnect(targets, 30_000);
     await sleep(1000);
@@ -256,6 +268,8 @@ export async function runRecovery(cfg: BenchConfig, peer: RunningPeer, log: (s: 
       recovered: rec.recovered,
       notRecovered: rec.notRecovered,
       failedToReconnect: rec.failed,
+      retries: rec.retries,
+      firstError: rec.firstError,
       caughtUp: rec.caughtUp,
       ms: rec.ms,
       missing: stats.gaps + behind(stats),
@@ -263,7 +277,7 @@ export async function runRecovery(cfg: BenchConfig, peer: RunningPeer, log: (s: 
       publishedDuringOutage: outage,
     };
     const r = result.recovery;
-    log(`  reconnect: ${r.recovered} recovered, ${r.notRecovered} not, ${r.failedToReconnect} failed; ${r.caughtUp}/${r.clients} caught up in ${r.ms} ms; missing ${r.missing}, duplicates ${r.duplicates} (${outage} events published during the outage)`);
+    log(`  reconnect: ${r.recovered} recovered, ${r.notRecovered} not, ${r.failedToReconnect} failed (${r.retries} retried attempts${r.firstError ? `, first error: ${r.firstError}` : ''}); ${r.caughtUp}/${r.clients} caught up in ${r.ms} ms; missing ${r.missing}, duplicates ${r.duplicates} (${outage} events published during the outage)`);
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
   } finally {
