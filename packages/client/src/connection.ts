@@ -277,7 +277,7 @@ export class Connection {
       }
       if (code === 'UNAUTHORIZED') return this.fail(code, `${info.reason} (even with a fresh token)`);
     }
-    if (!cls.retry) return this.fail(code, info.reason);
+    if (!cls.retry) return this.fail(code, info.reason, info.errorCode);
     if (!info.wasOpen && index + 1 < this.transports.length) {
       // This transport cannot get through (upgrade refused, no streaming): fall back now.
       this.start(index + 1);
@@ -304,10 +304,10 @@ export class Connection {
     }, delay);
   }
 
-  private fail(code: TransitionCode, reason: string): void {
+  private fail(code: TransitionCode, reason: string, errorCode?: ErrorCode): void {
     this.teardown();
     this.machine.set('failed', code, reason);
-    const err = new PulseError(ERROR_FROM_TRANSITION[code] ?? 'UNAVAILABLE', reason);
+    const err = new PulseError(errorCode ?? ERROR_FROM_TRANSITION[code] ?? 'UNAVAILABLE', reason);
     this.emitError(err);
     this.host.onFailed(err);
   }

@@ -130,6 +130,13 @@ export class PollingTransport implements Transport {
         }
       } catch (err) {
         if (abort.signal.aborted || this.closed) return;
+        if (err instanceof PulseError && err.status >= 400 && err.status < 500 && err.code !== 'UNAUTHORIZED' && err.code !== 'TOKEN_EXPIRED') {
+          // This channel is refused (FORBIDDEN, NOT_FOUND…): stop its loop, keep the others.
+          this.loops.delete(spec.target);
+          if (first) reject(err);
+          else this.o.handlers.onError(err.code, err.message);
+          return;
+        }
         if (first) reject(err);
         this.fail(err);
         return;

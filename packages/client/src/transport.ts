@@ -62,6 +62,13 @@ export function closeCodeForError(code: ErrorCode | undefined): number {
       return 1012;
     case 'SLOW_CONSUMER':
       return 4008;
+    // The request itself is refused (too many channels for one stream, a bad parameter):
+    // retrying the same request cannot succeed.
+    case 'MAX_SUBSCRIPTIONS':
+    case 'INVALID_CHANNEL':
+    case 'INVALID_REQUEST':
+    case 'NOT_FOUND':
+      return 4400;
     default:
       return 1006;
   }

@@ -196,6 +196,40 @@ describe('fallback transports', () => {
   });
 });
 
+describe('refusals', () => {
+  it('a subscription over the limit fails alone with MAX_SUBSCRIPTIONS on the WebSocket', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    const server = await devServer(tmp.dir, { MAX_SUBSCRIPTIONS_PER_CLIENT: '2' });
+    cleanups.push(() => server.close());
+    const client = new PulseClient({ url: server.url, WebSocket: WS });
+    cleanups.push(() => client.disconnect());
+    const subs = ['a:1', 'a:2', 'a:3'].map((c) => client.subscribe(c, {}, () => {}));
+    client.connect();
+    const results = await Promise.allSettled(subs.map((s) => s.ready));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(rejected.reason).toMatchObject({ code: 'MAX_SUBSCRIPTIONS' });
+    expect(client.state).toBe('connected');
+  });
+
+  it('an SSE stream over the limit fails the connection with MAX_SUBSCRIPTIONS instead of retrying forever', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    const server = await devServer(tmp.dir, { MAX_SUBSCRIPTIONS_PER_CLIENT: '2' });
+    cleanups.push(() => server.close());
+    const client = new PulseClient({ url: server.url, wsUrl: `${server.wsUrl}/blocked`, transports: ['websocket', 'sse'], WebSocket: WS, backoff: { minDelay: 10, maxDelay: 20 } });
+    cleanups.push(() => client.disconnect());
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    for (const c of ['a:1', 'a:2', 'a:3']) client.subscribe(c, {}, () => {});
+    client.connect();
+    await until(() => client.state === 'failed', 'failed');
+    expect(errors).toContain('MAX_SUBSCRIPTIONS');
+    expect(client.getSnapshot().lastChange).toMatchObject({ newState: 'failed', code: 'PROTOCOL_ERROR' });
+  });
+});
+
 describe('seed 000 wsClient', () => {
   it('connect(token) opens the shared client', async () => {
     const tmp = tempDir();
