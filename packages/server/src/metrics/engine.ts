@@ -8,6 +8,7 @@
  * replaying the stored log rebuilds it exactly; the clock only enters when values are read
  * ("today", the last 5 minutes).
  */
+import { createHash } from 'node:crypto';
 import {
   PulseError,
   isValidChannel,
@@ -32,6 +33,20 @@ import { rankable, ValueReader } from './values.js';
 
 export type Publish = (channel: string, type: string, data: unknown) => void;
 
+/** Bump when a state's meaning or dump format changes: older checkpoints are then ignored. */
+export const CHECKPOINT_VERSION = 1;
+
+export interface EngineDump {
+  v: number;
+  hash: string;
+  wm: number | null;
+  arrival: number;
+  applied: number;
+  lateDropped: number;
+  heads: Array<[string, string, number]>;
+  sets: Record<string, { g: unknown[]; s: Array<[string, unknown[]]> }>;
+}
+
 export interface EngineOptions {
   definitions?: MetricsFile;
   timeZone?: string;
@@ -53,6 +68,10 @@ export class MetricsEngine implements EventSink {
   private arrival = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly lastPushed = new Map<string, string>();
+  /** Per channel, the last applied position: tells a replay which stored events are already in. */
+  private heads = new Map<string, { epoch: string; offset: number }>();
+  /** Identifies the definitions a checkpoint was taken under (any change forces a full replay). */
+  readonly defsHash: string;
   /** Events applied since start or reset (a health figure, and the bench's sanity check). */
   applied = 0;
   /** Events that arrived later than the allowed lateness (kept out of buckets). */
@@ -81,6 +100,57 @@ export class MetricsEngine implements EventSink {
       this.sets.set(name, new SetRuntime(name, def, env));
     }
     this.tick = { e: null as unknown as PulseEvent, ts: 0, arrival: 0, wm: 0, tooLate: false };
+    const setDefs = [...this.sets.values()].map((r) => [r.name, r.def]);
+    this.defsHash = createHash('sha256')
+      .update(JSON.stringify({ v: CHECKPOINT_VERSION, tz, lateness: this.lateness, maxFuture: this.maxFuture, setDefs }))
+      .digest('hex')
+      .slice(0, 32);
+  }
+
+  /** Whether a stored event is already folded in (same epoch, offset at or below the channel's head). */
+  isApplied(e: PulseEvent, heads: ReadonlyMap<string, { epoch: string; offset: number }> = this.heads): boolean {
+    const h = heads.get(e.channel);
+    return h !== undefined && h.epoch === e.epoch && e.offset <= h.offset;
+  }
+
+  /** The whole state in JSON-safe form (synchronous, so it is one consistent instant). */
+  dump(): EngineDump {
+    const sets: EngineDump['sets'] = {};
+    for (const rt of this.sets.values()) {
+      const scopes: Array<[string, unknown[]]> = [];
+      for (const [k, st] of rt.scopes) scopes.push([k, rt.stateful.map((m) => m.dump(st[m.index]))]);
+      sets[rt.name] = { g: rt.stateful.map((m) => m.dump(rt.global[m.index])), s: scopes };
+    }
+    const heads: EngineDump['heads'] = [];
+    for (const [ch, h] of this.heads) heads.push([ch, h.epoch, h.offset]);
+    return {
+      v: CHECKPOINT_VERSION,
+      hash: this.defsHash,
+      wm: Number.isFinite(this.watermark) ? this.watermark : null,
+      arrival: this.arrival,
+      applied: this.applied,
+      lateDropped: this.lateDropped,
+      heads,
+      sets,
+    };
+  }
+
+  /** Restore a dump taken under the same definitions; false (state untouched) otherwise. */
+  load(d: EngineDump): boolean {
+    if (d.v !== CHECKPOINT_VERSION || d.hash !== this.defsHash) return false;
+    this.reset();
+    for (const rt of this.sets.values()) {
+      const sd = d.sets[rt.name];
+      if (!sd) continue;
+      rt.global = rt.stateful.map((m) => m.load(sd.g[m.index]));
+      for (const [k, st] of sd.s) rt.scopes.set(k, rt.stateful.map((m) => m.load(st[m.index])));
+    }
+    this.watermark = d.wm ?? -Infinity;
+    this.arrival = d.arrival;
+    this.applied = d.applied;
+    this.lateDropped = d.lateDropped;
+    for (const [ch, epoch, offset] of d.heads) this.heads.set(ch, { epoch, offset });
+    return true;
   }
 
   setNames(): string[] {
@@ -95,6 +165,7 @@ export class MetricsEngine implements EventSink {
     this.applied = 0;
     this.lateDropped = 0;
     this.lastPushed.clear();
+    this.heads = new Map();
   }
 
   onEvents(events: readonly PulseEvent[]): void {
@@ -114,6 +185,9 @@ export class MetricsEngine implements EventSink {
     t.tooLate = ts < this.watermark - this.lateness;
     if (t.tooLate) this.lateDropped++;
     this.applied++;
+    const h = this.heads.get(e.channel);
+    if (h !== undefined && h.epoch === e.epoch) h.offset = e.offset;
+    else this.heads.set(e.channel, { epoch: e.epoch, offset: e.offset });
     for (const set of this.sets.values()) {
       if (set.where !== null && !set.where(e)) continue;
       let scopeKey: string | undefined;

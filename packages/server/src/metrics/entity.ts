@@ -71,6 +71,19 @@ export class Entity extends Stateful<EntityState> {
       prev.mask = mask;
     } else s.items.set(key, { status, ts: t.ts, amount, mask });
   }
+  dump(s: EntityState): unknown {
+    const items: Array<[string, string, number, number, number]> = [];
+    for (const [k, r] of s.items) items.push([k, r.status, r.ts, r.amount, r.mask]);
+    return { i: items, c: [...s.counts], s: [...s.sums], b: s.buckets?.dump() ?? null };
+  }
+  load(d: { i: Array<[string, string, number, number, number]>; c: Array<[string, number]>; s: Array<[string, number]>; b: Array<Array<[number, number]>> | null }): EntityState {
+    const s = this.create();
+    for (const [k, status, ts, amount, mask] of d.i) s.items.set(k, { status, ts, amount, mask });
+    s.counts = new Map(d.c);
+    s.sums = new Map(d.s);
+    if (s.buckets && d.b) s.buckets.load(d.b);
+    return s;
+  }
   value(s: EntityState): EntityValue {
     const byStatus: Record<string, number> = {};
     const sumByStatus: Record<string, number> = {};
@@ -159,6 +172,15 @@ export class Tally extends Stateful<TallyState> {
       this.deltaKey = key;
       return; // first matching rule wins
     }
+  }
+  dump(s: TallyState): unknown {
+    return { v: s.value, k: s.byKey ? [...s.byKey] : null };
+  }
+  load(d: { v: number; k: Array<[string, number]> | null }): TallyState {
+    const s = this.create();
+    s.value = d.v;
+    if (s.byKey && d.k) for (const [k, v] of d.k) s.byKey.set(k, v);
+    return s;
   }
   value(s: TallyState): MetricValue {
     if (!s.byKey) return round(s.value);

@@ -102,6 +102,8 @@ export class HyperLogLog {
  * Distinct values: an exact set up to `exactLimit`, then a HyperLogLog (the set is folded in and
  * dropped), so small cardinalities are exact and large ones cost a fixed 2^p bytes.
  */
+export type DistinctDump = { s: string[] } | { r: string };
+
 export class Distinct {
   private set: Set<string> | null = new Set();
   private hll: HyperLogLog | null = null;
@@ -136,6 +138,21 @@ export class Distinct {
     for (const k of this.set!) h.add(k);
     this.hll = h;
     this.set = null;
+  }
+
+  /** Checkpoint form: the exact values, or the HyperLogLog registers in base64. */
+  dump(): DistinctDump {
+    return this.set ? { s: [...this.set] } : { r: Buffer.from(this.hll!.registers).toString('base64') };
+  }
+
+  static load(d: DistinctDump, exactLimit: number, precision: number): Distinct {
+    const x = new Distinct(exactLimit, precision);
+    if ('s' in d) for (const k of d.s) x.add(k);
+    else {
+      x.set = null;
+      x.hll = new HyperLogLog(precision, new Uint8Array(Buffer.from(d.r, 'base64')));
+    }
+    return x;
   }
 
   /** |a ∪ b ∪ …| — exact while every part is exact and the union stays under the limit. */

@@ -5,7 +5,7 @@
 import type { Granularity, MetricValue, EntityValue, TopEntry, PulseEvent, MetricScalar } from '@pulse/protocol';
 import type { MetricDef } from './config.js';
 import { accessor, compileWhere, toKey, toNum, type Accessor, type Matcher } from './access.js';
-import { Distinct } from './hll.js';
+import { Distinct, type DistinctDump } from './hll.js';
 import { RETENTION, MINUTE, parseDuration, type Clock } from './time.js';
 
 /** The event being applied. One object, reused for every event. */
@@ -66,6 +66,15 @@ export class Buckets {
       if (v !== undefined) m.set(idx, v - delta);
     }
   }
+  dump(): Array<Array<[number, number]>> {
+    return this.maps.map((m) => [...m]);
+  }
+  load(d: Array<Array<[number, number]>>): this {
+    d.forEach((entries, i) => {
+      for (const [k, v] of entries) this.maps[i].set(k, v);
+    });
+    return this;
+  }
   map(g: Granularity): Map<number, number> | undefined {
     const i = this.gs.indexOf(g);
     return i < 0 ? undefined : this.maps[i];
@@ -93,6 +102,9 @@ export abstract class Stateful<S = unknown> {
   }
   protected abstract apply(s: S, t: Tick): void;
   abstract value(s: S, now: number): MetricValue;
+  /** Checkpoint form of a state (JSON-safe) and back. */
+  abstract dump(s: S): unknown;
+  abstract load(d: unknown): S;
   /** Granularities with buckets (series / periods). */
   granularities(): readonly Granularity[] {
     return [];
@@ -151,6 +163,16 @@ export class Additive extends Stateful<AddState> {
     const out: Record<string, number> = {};
     for (const [k, v] of s.byKey) out[k] = round(v);
     return out;
+  }
+  dump(s: AddState): unknown {
+    return { t: s.total, k: s.byKey ? [...s.byKey] : null, b: s.buckets?.dump() ?? null };
+  }
+  load(d: { t: number; k: Array<[string, number]> | null; b: Array<Array<[number, number]>> | null }): AddState {
+    const s = this.create();
+    s.total = d.t;
+    if (s.byKey && d.k) for (const [k, v] of d.k) s.byKey.set(k, v);
+    if (s.buckets && d.b) s.buckets.load(d.b);
+    return s;
   }
   granularities(): readonly Granularity[] {
     return this.gs;
@@ -228,6 +250,18 @@ export class DistinctMetric extends Stateful<DistinctState> {
     for (const ts of s.lastSeen.values()) if (ts > from) n++;
     return n;
   }
+  dump(s: DistinctState): unknown {
+    return { a: s.all.dump(), l: s.lastSeen ? [...s.lastSeen] : null, b: s.buckets.map((m) => [...m].map(([k, d]) => [k, d.dump()])) };
+  }
+  load(d: { a: DistinctDump; l: Array<[string, number]> | null; b: Array<Array<[number, DistinctDump]>> }): DistinctState {
+    const s = this.create();
+    s.all = Distinct.load(d.a, this.exactLimit, this.precision);
+    if (s.lastSeen && d.l) for (const [k, ts] of d.l) s.lastSeen.set(k, ts);
+    d.b.forEach((entries, i) => {
+      for (const [k, x] of entries) s.buckets[i].set(k, Distinct.load(x, this.exactLimit, this.precision));
+    });
+    return s;
+  }
   /** Drop last-seen entries that can neither count nor be raised again (older than window and lateness). */
   prune(s: DistinctState, now: number, wm: number): void {
     if (!s.lastSeen) return;
@@ -302,6 +336,12 @@ export class TopK extends Stateful<Map<string, number>> {
   value(s: Map<string, number>): TopEntry[] {
     return topEntries(s, this.k);
   }
+  dump(s: Map<string, number>): unknown {
+    return [...s];
+  }
+  load(d: Array<[string, number]>): Map<string, number> {
+    return new Map(d);
+  }
 }
 
 /** The k largest entries, value desc then key asc (deterministic ties). */
@@ -345,6 +385,15 @@ export class Last extends Stateful<LastState> {
       const c = s.byKey.get(k);
       if (!c || t.ts >= c.ts) s.byKey.set(k, { ts: t.ts, v });
     } else if (!s.one || t.ts >= s.one.ts) s.one = { ts: t.ts, v };
+  }
+  dump(s: LastState): unknown {
+    return { o: s.one, k: s.byKey ? [...s.byKey] : null };
+  }
+  load(d: { o: LastCell | null; k: Array<[string, LastCell]> | null }): LastState {
+    const s = this.create();
+    s.one = d.o;
+    if (s.byKey && d.k) for (const [k, c] of d.k) s.byKey.set(k, c);
+    return s;
   }
   value(s: LastState): MetricValue {
     if (!s.byKey) return s.one ? s.one.v : null;
