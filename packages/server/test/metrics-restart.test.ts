@@ -60,6 +60,13 @@ describe('metrics restart', () => {
     const full = createMetrics({ store: side, now: () => NOW, checkpointMs: 0 });
     expect((await full.rebuild()).fromCheckpoint).toBe(false);
     expect(digest(full)).toEqual(before);
+    // A damaged checkpoint is ignored, never half-applied.
+    for (const bad of ['not json', '{"floor":5,"dump":null}', `{"floor":5,"dump":{"v":1,"hash":"${full.engine.defsHash}","heads":[],"sets":{"platform":{"g":[null],"s":[]}}}}`]) {
+      await side.setMeta(CHECKPOINT_KEY, bad);
+      const m = createMetrics({ store: side, now: () => NOW, checkpointMs: 0 });
+      expect((await m.rebuild()).fromCheckpoint).toBe(false);
+      expect(digest(m)).toEqual(before);
+    }
     // Re-sending the whole script after the restart changes nothing: every id is a duplicate.
     const again = await ingest(pulse.url, script.slice(0, 250), '?wait=durable');
     expect(again.json.accepted).toBe(0);

@@ -105,9 +105,11 @@ export function createMetrics(opts: CreateMetricsOptions): Metrics {
     running = (async () => {
       try {
         const dump = engine.dump();
+        // Serialise now: the dump shares a few cells with live state that keeps changing.
+        const json = JSON.stringify(dump);
         const heads = new Map(dump.heads.map(([ch, epoch, offset]) => [ch, { epoch, offset }]));
         const f = await findFloor(heads, floor);
-        await store.setMeta(CHECKPOINT_KEY, JSON.stringify({ ...dump, floor: f }));
+        await store.setMeta(CHECKPOINT_KEY, `{"floor":${f},"dump":${json}}`);
         floor = f;
       } catch {
         checkpointErrors++;
@@ -144,8 +146,8 @@ export function createMetrics(opts: CreateMetricsOptions): Metrics {
         const raw = await store.getMeta(CHECKPOINT_KEY);
         if (raw) {
           try {
-            const cp = JSON.parse(raw) as EngineDump & { floor: number };
-            if (engine.load(cp)) {
+            const cp = JSON.parse(raw) as { floor: number; dump: EngineDump };
+            if (engine.load(cp.dump)) {
               fromCheckpoint = true;
               after = cp.floor;
             }

@@ -383,8 +383,16 @@ export class Last extends Stateful<LastState> {
       const k = toKey(this.by!(t.e));
       if (k === undefined) return;
       const c = s.byKey.get(k);
-      if (!c || t.ts >= c.ts) s.byKey.set(k, { ts: t.ts, v });
-    } else if (!s.one || t.ts >= s.one.ts) s.one = { ts: t.ts, v };
+      if (!c) s.byKey.set(k, { ts: t.ts, v });
+      else if (t.ts >= c.ts) {
+        c.ts = t.ts;
+        c.v = v;
+      }
+    } else if (!s.one) s.one = { ts: t.ts, v };
+    else if (t.ts >= s.one.ts) {
+      s.one.ts = t.ts;
+      s.one.v = v;
+    }
   }
   dump(s: LastState): unknown {
     return { o: s.one, k: s.byKey ? [...s.byKey] : null };
