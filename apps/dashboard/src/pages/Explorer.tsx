@@ -69,7 +69,6 @@ export function Explorer() {
       .catch((e: Error) => setError(`Channels: ${e.message}`));
   useEffect(() => {
     void refreshChannels();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [token]);
 
   const update = (t: string, patch: Partial<Watch>) => setWatches((ws) => ws.map((w) => (w.target === t ? { ...w, ...patch } : w)));
