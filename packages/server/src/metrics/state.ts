@@ -190,6 +190,8 @@ interface DistinctState {
   buckets: Map<number, Distinct>[];
   /** peak: distinct count of the window ending at minute m, per m (invalidated by late adds). */
   peakCache: Map<number, number>;
+  /** Highest cached minute: adds to later minutes (the live case) need no invalidation. */
+  peakMax: number;
 }
 
 export class DistinctMetric extends Stateful<DistinctState> {
@@ -215,6 +217,7 @@ export class DistinctMetric extends Stateful<DistinctState> {
       lastSeen: this.window ? new Map() : null,
       buckets: this.gs.map(() => new Map()),
       peakCache: new Map(),
+      peakMax: -Infinity,
     };
   }
   protected apply(s: DistinctState, t: Tick): void {
@@ -239,7 +242,7 @@ export class DistinctMetric extends Stateful<DistinctState> {
         m.set(idx, d);
         if (m.size > RETENTION[g] + 64) for (const key of m.keys()) if (key <= horizon) m.delete(key);
       }
-      if (d.add(k) && g === '1m') for (let j = 0; j < this.windowMinutes; j++) s.peakCache.delete(idx + j);
+      if (d.add(k) && g === '1m' && idx <= s.peakMax) for (let j = 0; j < this.windowMinutes; j++) s.peakCache.delete(idx + j);
     }
   }
   /** Windowed: distinct values last seen in (now − window, now]; else all-time distinct. */
@@ -300,7 +303,10 @@ export class DistinctMetric extends Stateful<DistinctState> {
       if (v === undefined) {
         v = this.rangeValue(s, '1m', m - k + 1, m);
         // The current minute is still filling; only closed minutes are cached.
-        if (m < nowMin) s.peakCache.set(m, v);
+        if (m < nowMin) {
+          s.peakCache.set(m, v);
+          if (m > s.peakMax) s.peakMax = m;
+        }
       }
       if (v > best) best = v;
     }
