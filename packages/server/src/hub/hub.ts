@@ -30,6 +30,7 @@ import { Session, Subscription } from './session.js';
 import { normalizeEvent, type NormalizedInput } from './normalize.js';
 import { RecentIds } from './dedupe.js';
 import { FrameCache } from './frame-cache.js';
+import { LogReader, type ReadAfter } from './reader.js';
 import type { Envelope, DialectId } from './envelope.js';
 
 /**
@@ -65,6 +66,7 @@ export interface SubscribeResult {
 
 export class Hub {
   readonly log: MemoryLog;
+  private readonly reader: LogReader;
   readonly index = new SubscriptionIndex();
   readonly sessions = new Set<Session>();
   /** Limits (subscription rate); set by the server, absent in a bare hub. */
@@ -94,6 +96,7 @@ export class Hub {
     readonly telemetry: Telemetry,
   ) {
     this.log = new MemoryLog((ch) => this.policy(ch));
+    this.reader = new LogReader(this.log, store, (ch) => this.policy(ch));
     this.dedupe = new RecentIds(config.DEDUPE_CACHE_SIZE);
   }
 
@@ -420,27 +423,15 @@ export class Hub {
   }
 
   /** The committed events of a channel after a position, and whether that is all of them. */
-  private async missed(channel: string, pos: Position): Promise<{ events: Envelope[]; recovered: boolean }> {
+  private async missed(channel: string, pos: Position): Promise<ReadAfter> {
     const ch = this.log.get(channel);
-    const policy = this.policy(channel);
-    if (!ch) return { events: [], recovered: pos.offset === 0 };
-    if (!policy.recoverable || ch.epoch !== pos.epoch || pos.offset > ch.committed) return { events: [], recovered: false };
-    const ring = ch.after(pos.offset, Date.now());
-    if (ring !== null) return { events: ring, recovered: true };
-    if (!policy.durable || ch.committed - pos.offset > this.config.RECOVERY_MAX_EVENTS) return { events: [], recovered: false };
+    if (ch && (!this.policy(channel).recoverable || ch.committed - pos.offset > this.config.RECOVERY_MAX_EVENTS)) return { events: [], recovered: false };
     try {
-      const rows = await this.store.readAfter(channel, pos.epoch, pos.offset, this.config.RECOVERY_MAX_EVENTS);
-      // The store keeps every delivered offset; a hole at the start means events were pruned.
-      const recovered = rows.length > 0 && rows[0].offset === pos.offset + 1;
-      return { events: rows.map((e) => this.envelopeFromStore(e)), recovered };
+      return await this.reader.after(channel, pos, this.config.RECOVERY_MAX_EVENTS);
     } catch (e) {
       this.logger.warn({ err: e, channel }, 'recovery read failed');
       return { events: [], recovered: false };
     }
-  }
-
-  private envelopeFromStore(e: PulseEvent): Envelope {
-    return { event: e, dataJson: JSON.stringify(e.data), acceptedAt: Date.now(), ns: namespaceOf(e.channel), stamp: -1, durable: true, enc: [] };
   }
 
   private userSubscriptionCount(s: Session): number {
@@ -463,21 +454,11 @@ export class Hub {
     if (!isValidChannel(channel)) throw new PulseError('INVALID_CHANNEL');
     const ch = this.log.get(channel);
     const position = ch ? { epoch: ch.epoch, offset: ch.committed } : null;
-    if (!ch) return { events: [], position, ...(o.since ? { recovered: o.since.offset === 0 } : {}) };
-    const now = Date.now();
     if (o.since) {
-      if (o.since.epoch !== ch.epoch || o.since.offset > ch.committed) return { events: [], position, recovered: false };
-      const ring = ch.after(o.since.offset, now);
-      if (ring !== null) return { events: ring.slice(0, o.limit).map((e) => e.event), position, recovered: true };
-      if (!this.policy(channel).durable) return { events: [], position, recovered: false };
-      const rows = await this.store.readAfter(channel, ch.epoch, o.since.offset, o.limit);
-      const recovered = rows.length > 0 && rows[0].offset === o.since.offset + 1;
-      return { events: rows, position, recovered };
+      const r = await this.reader.after(channel, o.since, o.limit);
+      return { events: r.events.map((e) => e.event), position, recovered: r.recovered };
     }
-    const ring = ch.entries(now);
-    if (ring.length >= o.limit || !this.policy(channel).durable) return { events: ring.slice(-o.limit).map((e) => e.event), position };
-    const rows = await this.store.latest(channel, o.limit);
-    return { events: rows.filter((e) => e.epoch === ch.epoch), position };
+    return { events: await this.reader.latest(channel, o.limit), position };
   }
 
   async stats(channel: string): Promise<ChannelStats> {
