@@ -130,6 +130,8 @@ describe('keys over HTTP and sockets', () => {
     expect(h.events[0].orgId).toBe('org-a');
     const other = await post(pulse, { channel: 'content:c1', type: 'view', orgId: 'org-b' }, { 'x-api-key': key });
     expect([other.status, other.body.code]).toEqual([403, 'FORBIDDEN']);
+    const malformed = await post(pulse, { channel: 'content:c1', type: 'view', orgId: 42 }, { 'x-api-key': key });
+    expect([malformed.status, (malformed.body.errors as Json[])[0].code]).toEqual([400, 'INVALID_EVENT']);
     // Publishing from a socket with the key stamps the organisation too.
     const ws = cleanup.closable(await openNative(pulse, key));
     const r = await call(ws, { op: 'publish', channel: 'content:c1', type: 'like' });

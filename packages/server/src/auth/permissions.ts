@@ -176,7 +176,8 @@ export function authorizeIngest(cfg: PolicySource, p: Principal, items: readonly
     if (typeof channel === 'string' && channel.length > 0 && !canIngest(cfg, p, channel)) {
       throw new PulseError('FORBIDDEN', `Not allowed to ingest into ${channel.slice(0, 200)} (item ${i})`);
     }
-    if (!plain(item)) {
+    // Not an object, or an orgId that is not a string: the hub rejects the item with its own code.
+    if (!plain(item) || (item.orgId !== undefined && item.orgId !== null && typeof item.orgId !== 'string')) {
       out[i] = item;
       continue;
     }
