@@ -41,6 +41,8 @@ export interface ScenarioResult {
   scenario: ScenarioName;
   peer: string;
   shape: string;
+  /** Fan-out: subscribers per channel (deliveries per published event). */
+  perChannel?: number;
   setup?: SetupResult;
   steps?: StepResult[];
   best?: StepResult | null;
@@ -133,7 +135,7 @@ export async function runFanout(cfg: BenchConfig, scenario: 'S1' | 'S2', peer: R
   const nChannels = scenario === 'S1' ? 1 : cfg.s2Channels;
   const perChannel = scenario === 'S1' ? cfg.s1Subscribers : cfg.s2PerChannel;
   const channels = Array.from({ length: nChannels }, (_, i) => peer.def.channel(i));
-  const result: ScenarioResult = { scenario, peer: peer.def.name, shape: `${nChannels} ch x ${perChannel} subs`, steps: [], best: null };
+  const result: ScenarioResult = { scenario, peer: peer.def.name, shape: `${nChannels} ch x ${perChannel} subs`, perChannel, steps: [], best: null };
   const fleet = new Fleet(channels, nChannels * perChannel, cfg.probes, cfg.sinkWorkers);
   const pub = publisher();
   try {
