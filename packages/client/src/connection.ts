@@ -61,6 +61,8 @@ export class Connection {
   private transport_: Transport | undefined;
   private probe: WebSocketTransport | undefined;
   private probeTimer: unknown;
+  /** Probes made since the current fallback transport opened. */
+  private probes = 0;
   private renewTimer: unknown;
   private reconnectTimer: unknown;
   private attempt = 0;
@@ -211,6 +213,7 @@ export class Connection {
     if (t === this.probe) return this.adoptProbe(this.probe);
     if (t !== this.transport_) return;
     this.attempt = 0;
+    this.probes = 0;
     this.refreshedThisRound = false;
     this.setTransportKind(t.kind);
     this.machine.set('connected', 'CONNECTED', `connected via ${t.kind}`);
@@ -318,9 +321,13 @@ export class Connection {
     if (!t || t.kind === 'websocket' || !this.transports.includes('websocket') || this.probe) return;
     const gen = this.generation;
     this.env.timers.clearTimeout(this.probeTimer);
+    // The first probe comes soon: the WebSocket may have failed only because the server was
+    // down at that moment (a restart), not because something blocks it. Later ones are spaced.
+    const every = this.opts.upgradeProbeMs ?? 30_000;
+    const delay = this.probes++ === 0 ? Math.min(every, Math.max(250, this.backoff.minDelay)) : every;
     this.probeTimer = this.env.timers.setTimeout(() => {
       if (gen !== this.generation || !this.transport_ || this.transport_.kind === 'websocket') return;
-      void this.token().then((token) => {
+      this.token().then((token) => {
         if (gen !== this.generation) return;
         const self = {} as { t: WebSocketTransport };
         try {
@@ -339,8 +346,11 @@ export class Connection {
         } catch {
           // No WebSocket implementation at all: nothing to probe.
         }
+      }, (err: unknown) => {
+        this.emitError(new PulseError('UNAUTHORIZED', `getToken() failed: ${err instanceof Error ? err.message : String(err)}`));
+        this.scheduleProbe();
       });
-    }, this.opts.upgradeProbeMs ?? 30_000);
+    }, delay);
   }
 
   private adoptProbe(t: WebSocketTransport): void {

@@ -36,6 +36,8 @@ describe('recovery across a server restart', () => {
     cleanups.push(() => client.disconnect());
     const changes: StateChange[] = [];
     client.on('state', (c) => changes.push(c));
+    const clientErrors: string[] = [];
+    client.on('error', (e) => clientErrors.push(`${e.code}: ${e.message}`));
     const exact: number[] = [];
     const viaPattern: string[] = [];
     const sub = client.subscribe('market:m1', { types: ['trade'] }, (e) => exact.push(e.data.n as number));
@@ -72,7 +74,9 @@ describe('recovery across a server restart', () => {
     expect(infos).toEqual([undefined, true]);
     expect(viaPattern.filter((s) => s.startsWith('market:m1:'))).toEqual(seq(1, 25).map((n) => `market:m1:${n}`));
     // The pattern recovered the new channel m2 and m0's events after the subscription, only those.
-    await until(() => viaPattern.filter((s) => !s.startsWith('market:m1:')).length === 5, 'm0 and m2 via the pattern');
+    await until(() => viaPattern.filter((s) => !s.startsWith('market:m1:')).length === 5, 'm0 and m2 via the pattern', 5000).catch((e: Error) => {
+      throw new Error(`${e.message}: got ${JSON.stringify(viaPattern.filter((s) => !s.startsWith('market:m1:')))} infos ${JSON.stringify(patternInfos)} ports ${first.port}/${second?.port} errors ${JSON.stringify(clientErrors)} changes ${JSON.stringify(changes)}`);
+    });
     expect(viaPattern.filter((s) => s.startsWith('market:m2:'))).toEqual(['market:m2:1', 'market:m2:2', 'market:m2:3']);
     expect(viaPattern.filter((s) => s.startsWith('market:m0:'))).toEqual(['market:m0:6', 'market:m0:7']);
     expect(patternInfos).toEqual([undefined, true]);
@@ -290,9 +294,10 @@ describe('tokens', () => {
     let calls = 0;
     const getToken = async () => {
       calls++;
-      return generateToken('user-2', null, 'user', { secret, expiresIn: calls === 1 ? '3s' : '1h' });
+      // exp has whole-second precision: a "5s" token lives 4 to 5 s, always past the 3.5 s lead.
+      return generateToken('user-2', null, 'user', { secret, expiresIn: calls === 1 ? '5s' : '1h' });
     };
-    const client = new PulseClient({ url: server.url, WebSocket: WS, getToken, renewBeforeMs: 2500 });
+    const client = new PulseClient({ url: server.url, WebSocket: WS, getToken, renewBeforeMs: 3500 });
     cleanups.push(() => client.disconnect());
     const changes: StateChange[] = [];
     client.on('state', (c) => changes.push(c));
@@ -302,11 +307,11 @@ describe('tokens', () => {
     const sub = client.subscribe('market:t2', {}, (e) => got.push(e.data.n as number));
     client.connect();
     await sub.ready;
-    const firstExpiry = Date.now() + 3000;
+    const firstExpiry = Date.now() + 5000;
     await until(() => renewed.length === 1, 'renewal');
     expect(renewed[0]).toBeGreaterThan(Date.now() + 3_000_000);
     // Past the first token's expiry the connection is still the same one.
-    await until(() => Date.now() > firstExpiry + 300, 'first token expiry passed', 6000);
+    await until(() => Date.now() > firstExpiry + 300, 'first token expiry passed', 8000);
     await ingestN(server, 'market:t2', 1, 3);
     await until(() => got.length === 3, 'events after the old expiry');
     expect(changes.map((c) => c.newState)).toEqual(['connecting', 'connected']);
