@@ -166,6 +166,16 @@ describe('limits on a running server', () => {
     expect((deep.body.errors as Json[])[0].code).toBe('LIMIT_EXCEEDED');
     const arrays = await http<Json>('POST', `${pulse.url}/v1/events`, { body: '{"channel":"market:d","type":"t","data":{"a":' + '['.repeat(900) + ']'.repeat(900) + '}}' });
     expect((arrays.body.errors as Json[])[0].code).toBe('LIMIT_EXCEEDED');
+    // Hostile depth (10,000 levels, under the frame and body limits) is refused, not a stack overflow.
+    const deepText = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
+    const hostile = await http<Json>('POST', `${pulse.url}/v1/events`, { body: `{"channel":"market:d","type":"t","data":${deepText}}` });
+    expect([400, 413]).toContain(hostile.status);
+    expect(hostile.body.code ?? (hostile.body.errors as Json[])[0].code).toMatch(/LIMIT_EXCEEDED|BAD_JSON|PAYLOAD_TOO_LARGE/);
+    const ws = cleanup.closable(await openNative(pulse));
+    ws.send(`{"op":"publish","id":"deep","channel":"market:d","type":"t","data":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`);
+    const deepAnswer = await ws.next((m) => m.type === 'error' || m.id === 'deep');
+    expect(deepAnswer.code).toBe('LIMIT_EXCEEDED');
+    expect((await call(ws, { op: 'ping' })).type).toBe('reply');
     const long = await http<Json>('POST', `${pulse.url}/v1/events`, { body: { channel: 'market:' + 'x'.repeat(200), type: 't' } });
     expect((long.body.errors as Json[])[0].code).toBe('INVALID_CHANNEL');
     const big = await http<Json>('POST', `${pulse.url}/v1/events`, { body: { channel: 'market:d', type: 't', data: { pad: 'x'.repeat(4000) } } });
@@ -175,6 +185,6 @@ describe('limits on a running server', () => {
     await call(c, { op: 'subscribe', channel: 'market:2' });
     expect((await call(c, { op: 'subscribe', channel: 'market:3' })).code).toBe('MAX_SUBSCRIPTIONS');
     const m = await http('GET', `${pulse.url}/metrics`);
-    expect(metricValue(m.text, 'pulse_events_rejected_total', { code: 'LIMIT_EXCEEDED' })).toBe(2);
+    expect(metricValue(m.text, 'pulse_events_rejected_total', { code: 'LIMIT_EXCEEDED' })).toBe(3);
   });
 });
