@@ -3,11 +3,13 @@
  *
  * 1. Engine alone: CPU time of `onEvents` over a mix touching every built-in set (ns per event).
  * 2. Hub ingest with metrics off vs on: a real hub with the SQLite store in a temp dir, events
- *    ingested in batches of 500 with wait=durable, rounds alternating off/on; reports the median.
+ *    ingested in batches of 500 with wait=durable, rounds alternating off/on. Reports medians of
+ *    wall-clock throughput, process CPU per event, and the time spent inside the metrics sink —
+ *    on a shared machine the CPU figures are the steadier ones.
  * Writes JSON to bench/results/metrics-ingest-<stamp>.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventInput, PulseEvent } from '@pulse/protocol';
 import { startPulse } from '../packages/server/src/index.js';
@@ -74,47 +76,87 @@ function engineAlone(): { eventsPerSec: number; nsPerEvent: number; rounds: numb
   return { eventsPerSec: Math.round(1e9 / best), nsPerEvent: best, rounds, heapMB: Math.round(heapMB) };
 }
 
-async function hubRound(withMetrics: boolean, round: number): Promise<number> {
+interface HubRound {
+  /** Wall-clock throughput (noisy on a shared machine). */
+  eventsPerSec: number;
+  /** Process CPU time per event (SQLite writes are synchronous, so they count here too). */
+  cpuUsPerEvent: number;
+  /** Wall time spent inside the metrics sink per event (0 when off). */
+  sinkNsPerEvent: number;
+}
+
+async function hubRound(withMetrics: boolean, round: number): Promise<HubRound> {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-bench-metrics-'));
   const pulse = await startPulse({ env: { NODE_ENV: 'development', SKIP_AUTH: 'true', LOG_LEVEL: 'silent', DATA_DIR: dir }, port: 0, host: '127.0.0.1' });
   let metrics: ReturnType<typeof createMetrics> | null = null;
+  let sinkNs = 0n;
   if (withMetrics) {
-    metrics = createMetrics({ store: openSqliteStore(join(dir, 'pulse.db')), publish: () => {} });
-    await metrics.rebuild();
-    pulse.hub.addSink(metrics);
+    const m = createMetrics({ store: openSqliteStore(join(dir, 'pulse.db')), publish: () => {}, checkpointMs: 0 });
+    metrics = m;
+    await m.rebuild();
+    pulse.hub.addSink({
+      onEvents(evs) {
+        const t = process.hrtime.bigint();
+        m.onEvents(evs);
+        sinkNs += process.hrtime.bigint() - t;
+      },
+    });
   }
   const events = mix(N, Date.now(), `r${round}${withMetrics ? 'on' : 'off'}`);
+  const c0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let i = 0; i < events.length; i += BATCH) await pulse.hub.ingest(events.slice(i, i + BATCH), { wait: 'durable' });
   const ns = Number(process.hrtime.bigint() - start);
+  const c = process.cpuUsage(c0);
   if (metrics && metrics.engine.applied !== events.length) throw new Error(`metrics saw ${metrics.engine.applied} of ${events.length}`);
-  metrics?.close();
+  await metrics?.close();
   await pulse.close();
   rmSync(dir, { recursive: true, force: true });
-  return Math.round((events.length / ns) * 1e9);
+  return {
+    eventsPerSec: Math.round((events.length / ns) * 1e9),
+    cpuUsPerEvent: Math.round(((c.user + c.system) / events.length) * 10) / 10,
+    sinkNsPerEvent: Math.round(Number(sinkNs) / events.length),
+  };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const alone = engineAlone();
 console.log(`engine alone (CPU time, best of 5): ${alone.nsPerEvent} ns/event = ${alone.eventsPerSec.toLocaleString()} events/s per core; rounds ${alone.rounds.join(', ')} ns; ~${alone.heapMB} MB heap for ${N.toLocaleString()} events`);
-const off: number[] = [];
-const on: number[] = [];
+const off: HubRound[] = [];
+const on: HubRound[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   off.push(await hubRound(false, r));
   on.push(await hubRound(true, r));
-  console.log(`round ${r + 1}: metrics off ${off[r].toLocaleString()} ev/s, on ${on[r].toLocaleString()} ev/s`);
+  console.log(`round ${r + 1}: off ${off[r].eventsPerSec.toLocaleString()} ev/s ${off[r].cpuUsPerEvent} µs CPU/event; on ${on[r].eventsPerSec.toLocaleString()} ev/s ${on[r].cpuUsPerEvent} µs CPU/event (${on[r].sinkNsPerEvent} ns in the sink)`);
 }
+const med = (xs: HubRound[], k: keyof HubRound) => median(xs.map((x) => x[k]));
 const result = {
   events: N,
   batch: BATCH,
   rounds: ROUNDS,
+  loadavg: os.loadavg(),
   engineAlone: alone,
-  hubIngest: { off, on, medianOff: median(off), medianOn: median(on), slowdownPct: Math.round((1 - median(on) / median(off)) * 1000) / 10 },
+  hubIngest: {
+    off,
+    on,
+    median: {
+      offEventsPerSec: med(off, 'eventsPerSec'),
+      onEventsPerSec: med(on, 'eventsPerSec'),
+      offCpuUsPerEvent: med(off, 'cpuUsPerEvent'),
+      onCpuUsPerEvent: med(on, 'cpuUsPerEvent'),
+      sinkNsPerEvent: med(on, 'sinkNsPerEvent'),
+    },
+  },
   node: process.version,
   date: new Date().toISOString(),
 };
-console.log(`hub ingest (batches of ${BATCH}, wait=durable, SQLite): median off ${result.hubIngest.medianOff.toLocaleString()} ev/s, on ${result.hubIngest.medianOn.toLocaleString()} ev/s → ${result.hubIngest.slowdownPct} % slower with metrics`);
+const m = result.hubIngest.median;
+console.log(
+  `hub ingest (batches of ${BATCH}, wait=durable, SQLite), medians: off ${m.offEventsPerSec.toLocaleString()} ev/s, ${m.offCpuUsPerEvent} µs CPU/event; ` +
+    `on ${m.onEventsPerSec.toLocaleString()} ev/s, ${m.onCpuUsPerEvent} µs CPU/event; ${m.sinkNsPerEvent} ns/event inside the metrics sink ` +
+    `(load average ${result.loadavg.map((x) => x.toFixed(1)).join(' ')})`,
+);
 const dir = join(import.meta.dirname, 'results');
 mkdirSync(dir, { recursive: true });
 writeFileSync(join(dir, `metrics-ingest-${result.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2));

@@ -63,6 +63,8 @@ export class MetricsEngine implements EventSink {
   private readonly now: () => number;
   private readonly publish: Publish | undefined;
   private readonly sets = new Map<string, SetRuntime>();
+  /** The same, as an array: the per-event loop must not allocate an iterator. */
+  private setList: SetRuntime[] = [];
   private readonly tick: Tick;
   private watermark = -Infinity;
   private arrival = 0;
@@ -100,6 +102,7 @@ export class MetricsEngine implements EventSink {
       this.sets.set(name, new SetRuntime(name, def, env));
     }
     this.tick = { e: null as unknown as PulseEvent, ts: 0, arrival: 0, wm: 0, tooLate: false };
+    this.setList = [...this.sets.values()];
     const setDefs = [...this.sets.values()].map((r) => [r.name, r.def]);
     this.defsHash = createHash('sha256')
       .update(JSON.stringify({ v: CHECKPOINT_VERSION, tz, lateness: this.lateness, maxFuture: this.maxFuture, setDefs }))
@@ -188,7 +191,9 @@ export class MetricsEngine implements EventSink {
     const h = this.heads.get(e.channel);
     if (h !== undefined && h.epoch === e.epoch) h.offset = e.offset;
     else this.heads.set(e.channel, { epoch: e.epoch, offset: e.offset });
-    for (const set of this.sets.values()) {
+    const sets = this.setList;
+    for (let si = 0; si < sets.length; si++) {
+      const set = sets[si];
       if (set.where !== null && !set.where(e)) continue;
       let scopeKey: string | undefined;
       let scoped: unknown[] | undefined;

@@ -35,24 +35,29 @@ export function round(x: number, digits = 8): number {
 /** Time buckets of an additive quantity, one map per granularity. */
 export class Buckets {
   readonly maps: Map<number, number>[];
+  /** Per granularity, precomputed so the per-event loop does arithmetic only. */
+  private readonly retention: number[];
   constructor(
     readonly gs: readonly Granularity[],
     private readonly clock: Clock,
   ) {
     this.maps = gs.map(() => new Map());
+    this.retention = gs.map((g) => RETENTION[g]);
   }
   /** Adds where the bucket is within retention of the watermark; returns the mask of granularities it landed in. */
   add(ts: number, wm: number, delta: number): number {
     let mask = 0;
-    for (let i = 0; i < this.gs.length; i++) {
-      const g = this.gs[i];
+    const gs = this.gs;
+    for (let i = 0; i < gs.length; i++) {
+      const g = gs[i];
       const idx = this.clock.bucket(ts, g);
-      const horizon = this.clock.bucket(wm, g) - RETENTION[g];
+      const horizon = this.clock.bucket(wm, g) - this.retention[i];
       if (idx <= horizon) continue;
       const m = this.maps[i];
-      m.set(idx, (m.get(idx) ?? 0) + delta);
+      const v = m.get(idx);
+      m.set(idx, v === undefined ? delta : v + delta);
       mask |= 1 << i;
-      if (m.size > RETENTION[g] + 64) for (const k of m.keys()) if (k <= horizon) m.delete(k);
+      if (m.size > this.retention[i] + 64) for (const k of m.keys()) if (k <= horizon) m.delete(k);
     }
     return mask;
   }
@@ -143,20 +148,32 @@ export class Additive extends Stateful<AddState> {
   create(): AddState {
     return { total: 0, byKey: this.by ? new Map() : null, buckets: this.gs.length ? new Buckets(this.gs, this.env.clock) : null };
   }
-  protected apply(s: AddState, t: Tick): void {
+  /** Fields are read and parsed once per event, then applied to the global and the scope state. */
+  update(global: AddState, scoped: AddState | undefined, t: Tick): void {
     let d = 1;
     if (this.field) {
       const n = toNum(this.field(t.e));
       if (n === undefined) return;
       d = n;
     }
-    if (s.byKey) {
-      const k = toKey(this.by!(t.e));
+    let k: string | undefined;
+    if (this.by) {
+      k = toKey(this.by(t.e));
       if (k === undefined) return;
-      s.byKey.set(k, (s.byKey.get(k) ?? 0) + d);
+    }
+    this.add(global, t, d, k);
+    if (scoped !== undefined) this.add(scoped, t, d, k);
+  }
+  private add(s: AddState, t: Tick, d: number, k: string | undefined): void {
+    if (s.byKey) {
+      const v = s.byKey.get(k!);
+      s.byKey.set(k!, v === undefined ? d : v + d);
     }
     s.total += d;
     if (s.buckets && !t.tooLate) s.buckets.add(t.ts, t.wm, d);
+  }
+  protected apply(s: AddState, t: Tick): void {
+    this.update(s, undefined, t);
   }
   value(s: AddState): MetricValue {
     if (!s.byKey) return round(s.total);
@@ -220,9 +237,16 @@ export class DistinctMetric extends Stateful<DistinctState> {
       peakMax: -Infinity,
     };
   }
-  protected apply(s: DistinctState, t: Tick): void {
+  update(global: DistinctState, scoped: DistinctState | undefined, t: Tick): void {
     const k = toKey(this.field(t.e));
     if (k === undefined) return;
+    this.addKey(global, t, k);
+    if (scoped !== undefined) this.addKey(scoped, t, k);
+  }
+  protected apply(s: DistinctState, t: Tick): void {
+    this.update(s, undefined, t);
+  }
+  private addKey(s: DistinctState, t: Tick, k: string): void {
     s.all.add(k);
     if (t.tooLate) return;
     if (s.lastSeen) {
@@ -329,10 +353,18 @@ export class TopK extends Stateful<Map<string, number>> {
   create(): Map<string, number> {
     return new Map();
   }
-  protected apply(s: Map<string, number>, t: Tick): void {
+  update(global: Map<string, number>, scoped: Map<string, number> | undefined, t: Tick): void {
     const key = toKey(this.field(t.e));
     if (key === undefined) return;
-    s.set(key, (s.get(key) ?? 0) + 1);
+    this.bump(global, key);
+    if (scoped !== undefined) this.bump(scoped, key);
+  }
+  protected apply(s: Map<string, number>, t: Tick): void {
+    this.update(s, undefined, t);
+  }
+  private bump(s: Map<string, number>, key: string): void {
+    const n = s.get(key);
+    s.set(key, n === undefined ? 1 : n + 1);
     // Past maxKeys, forget the rarest tenth: counts stay exact for keys that stay frequent.
     if (s.size > this.maxKeys) {
       const cut = [...s.values()].sort((a, b) => a - b)[Math.floor(this.maxKeys / 10)];
@@ -381,15 +413,25 @@ export class Last extends Stateful<LastState> {
   create(): LastState {
     return { one: null, byKey: this.by ? new Map() : null };
   }
-  protected apply(s: LastState, t: Tick): void {
+  update(global: LastState, scoped: LastState | undefined, t: Tick): void {
     const raw = this.field(t.e);
     const v = toNum(raw) ?? (typeof raw === 'string' ? raw : undefined);
     if (v === undefined) return;
-    if (s.byKey) {
-      const k = toKey(this.by!(t.e));
+    let k: string | undefined;
+    if (this.by) {
+      k = toKey(this.by(t.e));
       if (k === undefined) return;
-      const c = s.byKey.get(k);
-      if (!c) s.byKey.set(k, { ts: t.ts, v });
+    }
+    this.put(global, t, v, k);
+    if (scoped !== undefined) this.put(scoped, t, v, k);
+  }
+  protected apply(s: LastState, t: Tick): void {
+    this.update(s, undefined, t);
+  }
+  private put(s: LastState, t: Tick, v: MetricScalar, k: string | undefined): void {
+    if (s.byKey) {
+      const c = s.byKey.get(k!);
+      if (!c) s.byKey.set(k!, { ts: t.ts, v });
       else if (t.ts >= c.ts) {
         c.ts = t.ts;
         c.v = v;

@@ -59,8 +59,16 @@ export class Clock {
   }
 
   bucket(ts: number, g: Granularity): number {
-    if (g === '1d') return Math.floor((ts + this.offset(ts)) / DAY);
-    return Math.floor(ts / GRANULARITY_MS[g]);
+    switch (g) {
+      case '1m':
+        return Math.floor(ts / MINUTE);
+      case '1h':
+        return Math.floor(ts / HOUR);
+      case '1s':
+        return Math.floor(ts / SECOND);
+      default:
+        return Math.floor((ts + this.offset(ts)) / DAY);
+    }
   }
 
   /** Start (UTC ms) of bucket `idx`. */
