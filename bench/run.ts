@@ -62,6 +62,17 @@ function applicable(s: ScenarioName, p: PeerDef): string | null {
 }
 
 const results: ScenarioResult[] = [];
+let current: RunningPeer | null = null;
+// Interrupted: stop the server under test too (workers exit when their IPC channel closes).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    log(`\n${sig}: stopping`);
+    void (current?.stop() ?? Promise.resolve()).finally(() => {
+      if (cfg.pulseRef) rmSync(pulseDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+}
 const profiles: Array<{ tag: string; file: string } & ProfileSummary> = [];
 
 for (const scenario of cfg.scenarios) {
@@ -81,6 +92,7 @@ for (const scenario of cfg.scenarios) {
     let peer: RunningPeer | null = null;
     try {
       peer = await startPeer(def, { logDir, tag, pulseDir, profile: profiled });
+      current = peer;
       // Profile the load only: start once the server is up, stop before it is torn down.
       await peer.profiler?.start();
       const r =
@@ -110,6 +122,7 @@ for (const scenario of cfg.scenarios) {
       results.push({ scenario, peer: name, shape: shapeHint, error: msg });
     } finally {
       await peer?.stop();
+      current = null;
     }
   }
 }

@@ -53,12 +53,19 @@ export class Fleet {
     }
   }
 
+  /**
+   * Opens sinks first and probes last, so that in a server that walks its subscribers in
+   * subscription order the probes are served last: they measure the whole broadcast, not its
+   * first few sends.
+   */
   async open(url: string, dialect: Dialect, concurrency = 100): Promise<SetupResult> {
-    const results = await Promise.all(
-      this.groups.map((g) => g.worker.request<OpenResult>({ cmd: 'open', url, dialect, kind: g.kind, count: g.channels.length, channels: g.channels, concurrency })),
-    );
+    const t = performance.now();
+    const openGroup = (g: Group): Promise<OpenResult> =>
+      g.worker.request<OpenResult>({ cmd: 'open', url, dialect, kind: g.kind, count: g.channels.length, channels: g.channels, concurrency });
+    const results = await Promise.all(this.groups.filter((g) => g.kind !== 'probe').map(openGroup));
+    for (const g of this.groups.filter((g) => g.kind === 'probe')) results.push(await openGroup(g));
+    const ms = performance.now() - t;
     const opened = results.reduce((s, r) => s + r.opened, 0);
-    const ms = Math.max(...results.map((r) => r.ms));
     return { opened, failed: results.reduce((s, r) => s + r.failed, 0), ms: Math.round(ms), perSec: Math.round((opened / ms) * 1000), firstError: results.find((r) => r.firstError)?.firstError ?? null };
   }
 

@@ -5,7 +5,7 @@
  * probes by decoding — with no gaps or duplicates. No timing assertions: only counts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { publisher, type Child } from '../lib/children.js';
@@ -14,6 +14,7 @@ import type { PublishResult } from '../lib/messages.js';
 import { PEERS, startPeer, type PeerName, type RunningPeer } from '../lib/peers.js';
 
 const logDir = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-test-'));
+afterAll(() => rmSync(logDir, { recursive: true, force: true }));
 
 async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, limitMs = 20_000): Promise<T> {
   const deadline = Date.now() + limitMs;
