@@ -76,7 +76,7 @@ export function SampledChart({ id, value, label, everyMs = 5000, max = 20, heigh
   }, [everyMs, max]);
   const last = points[points.length - 1];
   return (
-    <div className="chart" data-testid={id} data-last={last ? String(last.v) : ''} data-points={points.length} style={{ minHeight: height }} aria-label={label}>
+    <div className="chart" data-testid={id} data-last={last ? String(last.v) : ''} data-points={points.length} style={{ height }} aria-label={label}>
       <ChartOrWait points={points} type="area" height={height} label={label} color={color} wait={`Collecting samples: one every ${everyMs / 1000} s`} />
     </div>
   );
@@ -86,7 +86,7 @@ export function SampledChart({ id, value, label, everyMs = 5000, max = 20, heigh
 export function EventChart({ id, points, label, height = 180, color }: { id: string; points: ChartPoint[]; label: string; height?: number; color?: string }) {
   const last = points[points.length - 1];
   return (
-    <div className="chart" data-testid={id} data-last={last ? String(last.v) : ''} data-points={points.length} style={{ minHeight: height }} aria-label={label}>
+    <div className="chart" data-testid={id} data-last={last ? String(last.v) : ''} data-points={points.length} style={{ height }} aria-label={label}>
       <ChartOrWait points={points} type="line" height={height} label={label} color={color} wait="Waiting for a second point" />
     </div>
   );

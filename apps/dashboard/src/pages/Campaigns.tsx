@@ -29,7 +29,7 @@ export function Campaigns() {
           </select>
         }
       >
-        <div className="chart" style={{ minHeight: 260 }}>
+        <div className="chart" style={{ height: 260 }}>
           <RealTimeChart key={`${contractId}/${metric}`} contractId={contractId} metric={metric} timeWindow="hour" chartType="area" height={220} maxDataPoints={60} />
         </div>
       </Card>
