@@ -17,6 +17,7 @@ import { openPostgresStore } from './store/postgres.js';
 import { Hub } from './hub/hub.js';
 import { Authenticator, authOptionsFromConfig } from './auth/tokens.js';
 import { ApiKeys } from './auth/keys.js';
+import { guardMetricsRoutes } from './auth/http-guard.js';
 import { Guard } from './limits/guard.js';
 import { UpgradeRouter } from './gateways/upgrade.js';
 import { attachSocketIo } from './gateways/socketio.js';
@@ -132,6 +133,7 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   registerOps(app, ctx, { services: () => ({ redis: false, stacksWebSocket: false, store: store.kind }) });
   registerSeedRoutes(app, ctx, { simulationRunning: () => config.SIMULATE });
   registerMetricsRoutes(app, metrics);
+  guardMetricsRoutes(app, ctx);
   await registerDashboard(app);
   attachSimulator(app, hub, config, logger.child({ part: 'simulate' }));
 

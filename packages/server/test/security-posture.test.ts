@@ -7,6 +7,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { SignJWT } from 'jose';
 import { PulseError } from '@pulse/protocol';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
@@ -16,6 +17,11 @@ import { openNative, call } from './security-helpers.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
+
+/** A token with an arbitrary role claim (e.g. Supabase's public `anon`). */
+function signRole(role: string): Promise<string> {
+  return new SignJWT({ sub: 'someone', role }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(TEST_SECRET));
+}
 
 function refusal(env: Record<string, string>): string {
   try {
@@ -97,6 +103,23 @@ describe('operations endpoints', () => {
       expect((await http('GET', pulse.url + path, { token: await tokenFor('a', null, 'admin') })).status, path).toBe(200);
       expect((await http('GET', pulse.url + path, { headers: { 'x-api-key': scraper } })).status, path).toBe(200);
     }
+  });
+});
+
+describe('metrics read API', () => {
+  it('needs a credential that may read the metrics namespace', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));
+    const user = await tokenFor('u', null, 'user');
+    for (const path of ['/v1/metrics', '/v1/series?set=platform', '/v1/leaderboard', '/api/v1/analytics/realtime-metrics']) {
+      const none = await http<Json>('GET', pulse.url + path);
+      expect([none.status, none.body.code], path).toEqual([401, 'UNAUTHORIZED']);
+      const ok = await http<Json>('GET', pulse.url + path, { token: user });
+      expect([401, 403], path).not.toContain(ok.status);
+    }
+    const anonRole = await signRole('anon');
+    const r = await http<Json>('GET', pulse.url + '/v1/metrics', { token: anonRole });
+    expect([r.status, r.body.code]).toEqual([403, 'FORBIDDEN']);
+    expect((await http('GET', pulse.url + '/health')).status).toBe(200);
   });
 });
 

@@ -1,0 +1,19 @@
+/**
+ * Authentication for HTTP routes that do not check it themselves: the metrics read API
+ * (`/v1/metrics…`, `/v1/series`, `/v1/leaderboard`, seed 003's realtime-metrics). Their data is
+ * what `metrics:<set>` channels carry, so the caller must be allowed to read that namespace.
+ */
+import type { FastifyInstance } from 'fastify';
+import { PulseError } from '@pulse/protocol';
+import type { HttpContext } from '../http/context.js';
+import { principalOf } from '../http/context.js';
+
+const METRICS_PATHS = /^\/(v1\/metrics(\/|$|\?)|v1\/series(\?|$)|v1\/leaderboard(\?|$)|api\/v1\/analytics\/realtime-metrics(\?|$))/;
+
+export function guardMetricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
+  app.addHook('onRequest', async (req) => {
+    if (req.method === 'OPTIONS' || !METRICS_PATHS.test(req.url)) return;
+    const p = await principalOf(ctx, req);
+    if (!ctx.hub.canSubscribe(p, 'metrics:*')) throw new PulseError('FORBIDDEN', 'Not allowed to read metrics');
+  });
+}
