@@ -4,7 +4,7 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import { join, resolve } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -21,7 +21,7 @@ import { guardMetricsRoutes } from './auth/http-guard.js';
 import { Guard } from './limits/guard.js';
 import { UpgradeRouter } from './gateways/upgrade.js';
 import { attachSocketIo } from './gateways/socketio.js';
-import { MetricsPusher, type PlatformSnapshot } from './gateways/profiles/knowton.js';
+import { MetricsPusher } from './gateways/profiles/knowton.js';
 import { ContentCounters } from './gateways/profiles/content.js';
 import { installErrorHandler } from './http/errors.js';
 import { registerIngest } from './http/ingest.js';
@@ -88,8 +88,6 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   const counters = new ContentCounters(hub);
   hub.setEnricher('content', counters);
 
-  let platformSnapshot: PlatformSnapshot = () => ({ timestamp: new Date().toISOString() });
-  const pusher = new MetricsPusher(hub, () => platformSnapshot());
   // Live metrics: rebuilt from the store before any event is delivered, then fed every committed
   // batch; snapshots go out on `metrics:<set>` through the hub like any event.
   const metrics = createMetrics({
@@ -99,7 +97,7 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   });
   await metrics.rebuild();
   hub.addSink(metrics);
-  platformSnapshot = () => metrics.platformSnapshot();
+  const pusher = new MetricsPusher(hub, () => metrics.platformSnapshot());
 
   let server!: HttpServer;
   const app = Fastify({
@@ -196,9 +194,6 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
       return closing;
     },
   };
-  (pulse as { setPlatformSnapshot?: (f: PlatformSnapshot) => void }).setPlatformSnapshot = (f) => (platformSnapshot = f);
   logger.info({ port, store: store.kind, skipAuth: config.SKIP_AUTH, env: config.NODE_ENV }, 'Pulse listening');
   return pulse;
 }
-
-export { existsSync };

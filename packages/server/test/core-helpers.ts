@@ -25,12 +25,12 @@ export function cleanup(dir: string): void {
 }
 
 /** Poll a condition until it holds (no fixed sleeps); fails with the last value after `ms`. */
-export async function waitFor<T>(fn: () => T | Promise<T>, what = 'condition', ms = 5000): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, what = 'condition', ms = 5000): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   let last: T | undefined;
   for (;;) {
     last = await fn();
-    if (last) return last;
+    if (last) return last as NonNullable<T>;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, 10));
   }
