@@ -54,19 +54,33 @@ export class Fleet {
   }
 
   /**
-   * Opens sinks first and probes last, so that in a server that walks its subscribers in
-   * subscription order the probes are served last: they measure the whole broadcast, not its
-   * first few sends.
+   * Opens the probes spread evenly through the sinks (a slice of every sink group, then one probe,
+   * and so on). Servers walk a channel's subscribers in subscription order, so probes then sit at
+   * evenly spaced places in each broadcast and their latencies sample the whole of it: their p99
+   * approximates the p99 over every delivery, not over the first (or last) few sends.
    */
   async open(url: string, dialect: Dialect, concurrency = 100): Promise<SetupResult> {
     const t = performance.now();
-    const openGroup = (g: Group): Promise<OpenResult> =>
-      g.worker.request<OpenResult>({ cmd: 'open', url, dialect, kind: g.kind, count: g.channels.length, channels: g.channels, concurrency });
-    const results = await Promise.all(this.groups.filter((g) => g.kind !== 'probe').map(openGroup));
-    for (const g of this.groups.filter((g) => g.kind === 'probe')) results.push(await openGroup(g));
+    const probes = this.groups.filter((g) => g.kind === 'probe');
+    const rest = this.groups.filter((g) => g.kind !== 'probe');
+    const probeChannels = probes.flatMap((g) => g.channels.map((channel) => ({ g, channel })));
+    const rounds = Math.max(1, probeChannels.length);
+    const results: OpenResult[] = [];
+    const openSlice = (g: Group, channels: string[]): Promise<OpenResult> =>
+      g.worker.request<OpenResult>({ cmd: 'open', url, dialect, kind: g.kind, count: channels.length, channels, concurrency });
+    for (let r = 0; r < rounds; r++) {
+      const slices = rest.map((g) => {
+        const from = Math.floor((g.channels.length * r) / rounds);
+        const to = Math.floor((g.channels.length * (r + 1)) / rounds);
+        return { g, channels: g.channels.slice(from, to) };
+      });
+      results.push(...(await Promise.all(slices.filter((x) => x.channels.length > 0).map((x) => openSlice(x.g, x.channels)))));
+      const p = probeChannels[r];
+      if (p) results.push(await openSlice(p.g, [p.channel]));
+    }
     const ms = performance.now() - t;
-    const opened = results.reduce((s, r) => s + r.opened, 0);
-    return { opened, failed: results.reduce((s, r) => s + r.failed, 0), ms: Math.round(ms), perSec: Math.round((opened / ms) * 1000), firstError: results.find((r) => r.firstError)?.firstError ?? null };
+    const opened = results.reduce((s, x) => s + x.opened, 0);
+    return { opened, failed: results.reduce((s, x) => s + x.failed, 0), ms: Math.round(ms), perSec: Math.round((opened / ms) * 1000), firstError: results.find((x) => x.firstError)?.firstError ?? null };
   }
 
   get processes(): Array<{ name: string; pid: number }> {
