@@ -15,6 +15,7 @@ import { keysCommand } from '../src/auth/keys-cli.js';
 import { startTestServer, Cleanup, tempDir, http, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
 import { openNative, call } from './security-helpers.js';
 import { join } from 'node:path';
+import { childEnv } from './services.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -22,7 +23,7 @@ const BIN = fileURLToPath(new URL('../bin/pulse.js', import.meta.url));
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: childEnv(env), timeout: 30_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

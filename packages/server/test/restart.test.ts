@@ -2,13 +2,14 @@ import { describe, it, expect } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { start, cleanup, tempDir, NativeClient, waitFor, ingest } from './core-helpers.js';
+import { childEnv } from './services.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 /** Run Pulse as a real process (so it can be killed with SIGKILL) and wait for its URL. */
 async function spawnPulse(dir: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, NODE_ENV: 'development', SKIP_AUTH: 'true', DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    env: childEnv({ NODE_ENV: 'development', SKIP_AUTH: 'true', DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

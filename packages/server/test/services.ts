@@ -13,3 +13,15 @@ export function serviceUrl(name: 'DATABASE_URL' | 'REDIS_URL'): string | null {
 export function uniqueSchema(prefix = 'pulse_t'): string {
   return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/**
+ * The environment for a child Pulse process: this process's, without the store selection that
+ * CI exports for the PostgreSQL tests (a child meant to use a SQLite DATA_DIR must not silently
+ * share one PostgreSQL schema across runs), plus `extra`.
+ */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.DATABASE_URL;
+  delete env.DATABASE_SCHEMA;
+  return { ...env, ...extra };
+}
