@@ -127,7 +127,7 @@ for (const scenario of cfg.scenarios) {
   }
 }
 
-const tables = renderTables(results);
+const tables = renderTables(results, cfg.p99LimitMs);
 log('');
 log(tables);
 mkdirSync(resultsDir, { recursive: true });

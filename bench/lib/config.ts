@@ -41,6 +41,7 @@ const HELP = `usage: npm run bench -- [options]
   --peers=a,b             ${ALL_PEERS.join(',')} (default: all)
   --scenarios=S1,S3       ${ALL_SCENARIOS.join(',')} (default: all)
   --step=<sec>            seconds per rate step
+  --p99-limit=<ms>        the latency bound of the step search (100)
   --s1-subs=<n>           S1 subscribers on the one channel (5000)
   --s2-channels=<n> --s2-per-channel=<n>   S2 shape (1000 x 5)
   --s4-conns=<n>          S4 idle connections (10000)
@@ -79,14 +80,14 @@ export function parseArgs(argv: string[]): BenchConfig {
     for (const i of items) if (!all.includes(i)) throw new Error(`--${name}: unknown ${i}; choose from ${all.join(',')}`);
     return items;
   };
-  const known = new Set(['quick', 'peers', 'scenarios', 'step', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref']);
+  const known = new Set(['quick', 'peers', 'scenarios', 'step', 'p99-limit', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${HELP}`);
   return {
     quick,
     peers: list('peers', ALL_PEERS),
     scenarios: list('scenarios', ALL_SCENARIOS),
     stepSec: num('step', 4, 1),
-    p99LimitMs: 100,
+    p99LimitMs: num('p99-limit', 100, 100),
     ladder: quick ? [1, 3] : [1, 2, 5],
     maxSteps: quick ? 5 : 12,
     probes: num('probes', 20, 5),
