@@ -146,3 +146,14 @@ export class WsSession extends Session {
     this.hub.detach(this);
   }
 }
+
+/** A text frame holding a JSON object, or null (binary, not JSON, or not an object). */
+export function jsonObject(data: WebSocket.RawData, isBinary: boolean): Record<string, unknown> | null {
+  if (isBinary) return null;
+  try {
+    const v: unknown = JSON.parse(data.toString());
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}

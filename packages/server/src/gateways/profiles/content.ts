@@ -13,7 +13,7 @@ import { channelId, PulseError, isPulseError } from '@pulse/protocol';
 import type { Hub, Enricher } from '../../hub/hub.js';
 import type { NormalizedInput } from '../../hub/normalize.js';
 import { Dialect, type Envelope } from '../../hub/envelope.js';
-import { WsSession, type WsCodec } from '../ws-session.js';
+import { WsSession, jsonObject, type WsCodec } from '../ws-session.js';
 import type { Principal } from '../../auth/principal.js';
 
 export const CONTENT_FIELDS = ['views', 'likes', 'shares', 'comments'] as const;
@@ -145,14 +145,9 @@ export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, rem
       if (limited.close) s.terminate(4029, 'RATE_LIMITED');
       return;
     }
-    let raw: unknown;
-    try {
-      raw = isBinary ? undefined : JSON.parse(data.toString());
-    } catch {
-      raw = undefined;
-    }
-    if (typeof raw !== 'object' || raw === null) return err(s, 'BAD_JSON', 'Message is not valid JSON');
-    const type = (raw as { type?: unknown }).type;
+    const raw = jsonObject(data, isBinary);
+    if (raw === null) return err(s, 'BAD_JSON', 'Message is not valid JSON');
+    const type = raw.type;
     if (type === 'ping') return s.sendControl(JSON.stringify({ type: 'pong', timestamp: Date.now() }));
     if (type === 'unsubscribe') {
       for (const t of [...s.subs.keys()]) hub.unsubscribe(s, t);

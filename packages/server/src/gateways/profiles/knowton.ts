@@ -5,6 +5,7 @@
  */
 import WebSocket from 'ws';
 import type { Hub } from '../../hub/hub.js';
+import { jsonObject } from '../ws-session.js';
 
 export type PlatformSnapshot = () => unknown;
 
@@ -31,14 +32,10 @@ export class MetricsPusher {
         if (limited.close) ws.close(4029, 'RATE_LIMITED');
         return;
       }
-      let type: unknown;
-      try {
-        type = isBinary ? undefined : (JSON.parse(data.toString()) as { type?: unknown }).type;
-      } catch {
-        type = undefined;
-      }
+      const msg = jsonObject(data, isBinary);
+      const type = msg?.type;
       if (type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
-      else ws.send(JSON.stringify({ type: 'error', code: type === undefined ? 'BAD_JSON' : 'UNKNOWN_OP', message: 'Only ping is accepted here' }));
+      else ws.send(JSON.stringify({ type: 'error', code: msg === null ? 'BAD_JSON' : 'UNKNOWN_OP', message: 'Only ping is accepted here' }));
     });
     ws.on('close', () => this.clients.delete(ws));
     if (!this.timer) {

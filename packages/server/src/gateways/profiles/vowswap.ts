@@ -7,7 +7,7 @@ import type WebSocket from 'ws';
 import { isValidSubscriptionTarget, PulseError, isPulseError } from '@pulse/protocol';
 import type { Hub } from '../../hub/hub.js';
 import { Dialect, type Envelope } from '../../hub/envelope.js';
-import { WsSession, type WsCodec } from '../ws-session.js';
+import { WsSession, jsonObject, type WsCodec } from '../ws-session.js';
 import type { Principal } from '../../auth/principal.js';
 
 function iso(ms: number): string {
@@ -47,16 +47,8 @@ export function attachVowswap(hub: Hub, ws: WebSocket, principal: Principal, rem
       if (limited.close) s.terminate(4029, 'RATE_LIMITED');
       return;
     }
-    let raw: unknown;
-    try {
-      raw = isBinary ? undefined : JSON.parse(data.toString());
-    } catch {
-      raw = undefined;
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      return send(s, 'error', undefined, { code: 'BAD_JSON', message: 'Message is not valid JSON' });
-    }
-    const r = raw as Record<string, unknown>;
+    const r = jsonObject(data, isBinary);
+    if (r === null) return send(s, 'error', undefined, { code: 'BAD_JSON', message: 'Message is not valid JSON' });
     if (r.type === 'ping') return send(s, 'pong', undefined, {});
     if (r.type !== 'subscribe' && r.type !== 'unsubscribe') {
       return send(s, 'error', undefined, { code: 'UNKNOWN_OP', message: 'Expected subscribe, unsubscribe or ping' });
