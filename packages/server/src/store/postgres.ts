@@ -6,6 +6,7 @@
 import pg from 'pg';
 import type { PulseEvent, ChannelStats } from '@pulse/protocol';
 import type { Store, StoreItem, StoredEvent, ChannelHead } from '../ports.js';
+import { summarizeBatch } from './batch.js';
 
 interface Row {
   seq: string;
@@ -87,24 +88,7 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
         cols,
       );
       const inserted = new Set(ins.rows.map((r) => r.id));
-      const dups = new Set<string>();
-      const heads = new Map<string, { epoch: string; head: number }>();
-      const stats = new Map<string, { channel: string; type: string; count: number; last: number }>();
-      for (const it of items) {
-        const e = it.event;
-        const h = heads.get(e.channel);
-        if (!h || h.epoch !== e.epoch || h.head < e.offset) heads.set(e.channel, { epoch: e.epoch, head: e.offset });
-        if (!inserted.has(e.id)) {
-          dups.add(e.id);
-          continue;
-        }
-        const key = e.channel + '\u0000' + e.type;
-        const s = stats.get(key);
-        if (s) {
-          s.count++;
-          s.last = Math.max(s.last, it.ingestedAt);
-        } else stats.set(key, { channel: e.channel, type: e.type, count: 1, last: it.ingestedAt });
-      }
+      const { dups, heads, stats: sv } = summarizeBatch(items, (id) => inserted.has(id));
       if (heads.size) {
         const hc = [...heads.keys()];
         await c.query(
@@ -114,8 +98,7 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
           [hc, hc.map((k) => heads.get(k)!.epoch), hc.map((k) => heads.get(k)!.head)],
         );
       }
-      if (stats.size) {
-        const sv = [...stats.values()];
+      if (sv.length) {
         await c.query(
           `INSERT INTO ${t('channel_stats')} (channel, type, count, last_ts) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
            ON CONFLICT (channel, type) DO UPDATE SET count = ${t('channel_stats')}.count + excluded.count, last_ts = greatest(${t('channel_stats')}.last_ts, excluded.last_ts)`,

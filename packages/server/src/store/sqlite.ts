@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PulseEvent, ChannelStats } from '@pulse/protocol';
 import type { Store, StoreItem, StoredEvent, ChannelHead } from '../ports.js';
+import { summarizeBatch } from './batch.js';
 
 interface EventRow {
   seq: number;
@@ -99,32 +100,19 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
   let queue: StoreItem[] = [];
 
   const commitTx = db.transaction((items: StoreItem[]) => {
-    const dups = new Set<string>();
-    const heads = new Map<string, { epoch: string; head: number }>();
-    const stats = new Map<string, { channel: string; type: string; count: number; last: number }>();
+    const ignored = new Set<string>();
     for (const it of items) {
       const e = it.event;
       const info = insert.run(
         e.id, e.channel, e.type, e.ts, e.offset, e.epoch, it.dataJson,
         e.userId ?? null, e.orgId ?? null, e.txId ?? null, e.blockHeight ?? null, it.ingestedAt,
       );
-      // Heads advance even for an ignored row: its offset was handed out and must not be reused.
-      const h = heads.get(e.channel);
-      if (!h || h.epoch !== e.epoch || h.head < e.offset) heads.set(e.channel, { epoch: e.epoch, head: e.offset });
-      if (info.changes === 0) {
-        dups.add(e.id);
-        continue;
-      }
-      const key = e.channel + '\u0000' + e.type;
-      const s = stats.get(key);
-      if (s) {
-        s.count++;
-        if (it.ingestedAt > s.last) s.last = it.ingestedAt;
-      } else stats.set(key, { channel: e.channel, type: e.type, count: 1, last: it.ingestedAt });
+      if (info.changes === 0) ignored.add(e.id);
     }
-    for (const [channel, h] of heads) upsertHead.run(channel, h.epoch, h.head);
-    for (const s of stats.values()) upsertStats.run(s.channel, s.type, s.count, s.last);
-    return dups;
+    const sum = summarizeBatch(items, (id) => !ignored.has(id));
+    for (const [channel, h] of sum.heads) upsertHead.run(channel, h.epoch, h.head);
+    for (const st of sum.stats) upsertStats.run(st.channel, st.type, st.count, st.last);
+    return sum.dups;
   });
 
   let closed = false;

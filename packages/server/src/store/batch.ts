@@ -1,0 +1,33 @@
+import type { StoreItem } from '../ports.js';
+
+export interface BatchSummary {
+  /** Ids the store already had: not inserted. */
+  dups: Set<string>;
+  /** Highest offset per channel, including offsets of dropped duplicates (never to be reused). */
+  heads: Map<string, { epoch: string; head: number }>;
+  /** Inserted events per channel and type, with the latest ingest time. */
+  stats: Array<{ channel: string; type: string; count: number; last: number }>;
+}
+
+/** What one group commit changes besides the events: channel heads and per-type counts. */
+export function summarizeBatch(items: readonly StoreItem[], inserted: (id: string) => boolean): BatchSummary {
+  const dups = new Set<string>();
+  const heads = new Map<string, { epoch: string; head: number }>();
+  const stats = new Map<string, { channel: string; type: string; count: number; last: number }>();
+  for (const it of items) {
+    const e = it.event;
+    const h = heads.get(e.channel);
+    if (!h || h.epoch !== e.epoch || h.head < e.offset) heads.set(e.channel, { epoch: e.epoch, head: e.offset });
+    if (!inserted(e.id)) {
+      dups.add(e.id);
+      continue;
+    }
+    const key = e.channel + '\u0000' + e.type;
+    const s = stats.get(key);
+    if (s) {
+      s.count++;
+      if (it.ingestedAt > s.last) s.last = it.ingestedAt;
+    } else stats.set(key, { channel: e.channel, type: e.type, count: 1, last: it.ingestedAt });
+  }
+  return { dups, heads, stats: [...stats.values()] };
+}
