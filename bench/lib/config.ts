@@ -36,9 +36,12 @@ export interface BenchConfig {
   pulseRef: string | null;
 }
 
+/** --quick compares Pulse with the baseline and the ceiling only, to stay near a minute. */
+const QUICK_PEERS: PeerName[] = ['pulse', 'socketio', 'ws-coalesce'];
+
 const HELP = `usage: npm run bench -- [options]
   --quick                 small client counts, 1 s steps (about a minute)
-  --peers=a,b             ${ALL_PEERS.join(',')} (default: all)
+  --peers=a,b             ${ALL_PEERS.join(',')} (default: all; --quick: ${QUICK_PEERS.join(',')})
   --scenarios=S1,S3       ${ALL_SCENARIOS.join(',')} (default: all)
   --step=<sec>            seconds per rate step
   --p99-limit=<ms>        the latency bound of the step search (100)
@@ -73,9 +76,9 @@ export function parseArgs(argv: string[]): BenchConfig {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
     return n;
   };
-  const list = <T extends string>(name: string, all: T[]): T[] => {
+  const list = <T extends string>(name: string, all: T[], dflt: T[] = all): T[] => {
     const v = flags.get(name);
-    if (!v) return all;
+    if (!v) return dflt;
     const items = v.split(',').map((s) => s.trim()) as T[];
     for (const i of items) if (!all.includes(i)) throw new Error(`--${name}: unknown ${i}; choose from ${all.join(',')}`);
     return items;
@@ -84,7 +87,7 @@ export function parseArgs(argv: string[]): BenchConfig {
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${HELP}`);
   return {
     quick,
-    peers: list('peers', ALL_PEERS),
+    peers: list('peers', ALL_PEERS, quick ? QUICK_PEERS : ALL_PEERS),
     scenarios: list('scenarios', ALL_SCENARIOS),
     stepSec: num('step', 4, 1),
     p99LimitMs: num('p99-limit', 100, 100),
