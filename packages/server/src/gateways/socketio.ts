@@ -13,7 +13,8 @@ import { z } from 'zod';
 import { PulseError, isPulseError, channelId, type ErrorCode } from '@pulse/protocol';
 import type { Hub } from '../hub/hub.js';
 import { Session, type Subscription } from '../hub/session.js';
-import { Dialect, type Envelope } from '../hub/envelope.js';
+import { Dialect, type Envelope, type SioWire } from '../hub/envelope.js';
+import * as ws from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { Authenticator } from '../auth/tokens.js';
 import { visibleEvents } from '../auth/permissions.js';
@@ -47,6 +48,19 @@ function encodeRoom(env: Envelope): string {
   return '2[' + JSON.stringify(e.type) + ',{"type":' + JSON.stringify(e.type) + ',"timestamp":"' + new Date(e.ts).toISOString() + '","data":' + env.dataJson + '}]';
 }
 
+/** ws's frame builder: a public export (`Sender.frame`) that @types/ws does not declare. */
+const Sender = (ws as unknown as { Sender: { frame(data: Buffer, o: { readOnly: boolean; mask: boolean; rsv1: boolean; opcode: number; fin: boolean }): Buffer[] } }).Sender;
+
+/**
+ * A Socket.IO packet and, as Socket.IO's own broadcast does, its WebSocket frame built once for
+ * every WebSocket client (engine.io sends `wsPreEncodedFrame` as is; polling clients use `packet`).
+ */
+function wireForm(packet: string): SioWire | null {
+  if (packet === '') return null;
+  const frame = Sender.frame(Buffer.from('4' + packet), { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true });
+  return { packet, opts: { wsPreEncodedFrame: frame } };
+}
+
 class SocketIoSession extends Session {
   readonly dialectName = 'socketio';
   constructor(
@@ -75,10 +89,11 @@ class SocketIoSession extends Session {
     for (let i = 0; i < q.length; i++) {
       const env = q[i];
       const d = subs[i].dialect;
-      let s = env.enc[d];
-      if (s === undefined) s = env.enc[d] = d === Dialect.SIO_CONTRACT ? encodeContract(env) : encodeRoom(env);
-      if (s === '') continue;
-      conn.write(s);
+      let w = env.sio?.[d];
+      if (w === undefined) w = (env.sio ??= [])[d] = wireForm(d === Dialect.SIO_CONTRACT ? encodeContract(env) : encodeRoom(env));
+      if (w === null) continue;
+      // engine.io's types omit the options it reads (wsPreEncodedFrame).
+      (conn.write as (data: string, opts: SioWire['opts']) => void).call(conn, w.packet, w.opts);
       n++;
     }
     if (n) {

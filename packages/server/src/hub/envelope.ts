@@ -17,6 +17,13 @@ export interface Envelope {
   enc: Array<string | undefined>;
   /** UTF-8 frames by dialect, for dialects that send one frame per event. */
   bufs?: Array<Buffer | undefined>;
+  /** Socket.IO packets with their prebuilt WebSocket frames, by dialect; null: not carried. */
+  sio?: Array<SioWire | null | undefined>;
+}
+
+export interface SioWire {
+  packet: string;
+  opts: { wsPreEncodedFrame: Buffer[] };
 }
 
 /** Dialect ids index `Envelope.enc`. */
