@@ -308,6 +308,14 @@ export class Hub {
     for (const w of waiters) w.resolve();
     this.flushDirty();
     if (batch.length) this.telemetry.fanoutLatency.observe((Date.now() - batch[0].acceptedAt) / 1000);
+    // Encodings are shared within this cycle only; the history ring keeps the event, not its
+    // wire forms (a later recovery re-encodes what it replays).
+    for (let i = 0; i < batch.length; i++) {
+      const env = batch[i];
+      if (env.enc.length) env.enc = [];
+      env.bufs = undefined;
+      env.sio = undefined;
+    }
     if (this.accepted.length || this.waiters.length) this.schedule();
   }
 
