@@ -25,7 +25,7 @@ export function cleanup(dir: string): void {
 }
 
 /** Poll a condition until it holds (no fixed sleeps); fails with the last value after `ms`. */
-export async function waitFor<T>(fn: () => T | Promise<T>, what = 'condition', ms = 5000): Promise<NonNullable<T>> {
+export async function waitFor<T>(fn: () => T | Promise<T>, what = 'condition', ms = 15_000): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   let last: T | undefined;
   for (;;) {

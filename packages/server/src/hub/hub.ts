@@ -1,6 +1,6 @@
 /**
  * The hub: one path for every event. validate → dedupe → offsets → group commit → ring →
- * fan-out into session queues → sinks (metrics) → one flush per dirty session.
+ * fan-out into session queues → one flush per dirty session → sinks (metrics).
  *
  * Everything accepted during one event-loop turn is committed and delivered together, so an
  * idle server sends at once and a busy one gathers many events into each frame on its own.
@@ -295,6 +295,10 @@ export class Hub {
       this.index.fanout(env);
       if (env.durable) delivered.push(env.event);
     }
+    // Frames first, so delivery latency does not include the metric roll-ups; then the sinks,
+    // then the durable answers (which therefore see the metrics already updated).
+    this.flushDirty();
+    if (batch.length) this.telemetry.fanoutLatency.observe((Date.now() - batch[0].acceptedAt) / 1000);
     if (delivered.length) {
       for (const s of this.sinks) {
         try {
@@ -306,8 +310,6 @@ export class Hub {
       }
     }
     for (const w of waiters) w.resolve();
-    this.flushDirty();
-    if (batch.length) this.telemetry.fanoutLatency.observe((Date.now() - batch[0].acceptedAt) / 1000);
     // Encodings are shared within this cycle only; the history ring keeps the event, not its
     // wire forms (a later recovery re-encodes what it replays).
     for (let i = 0; i < batch.length; i++) {

@@ -31,7 +31,9 @@ export type FrameVerdict = null | { error: PulseError; close: boolean };
 
 /** Per-connection message gate: answers RATE_LIMITED, and closes a connection that keeps going. */
 export class MessageGate {
-  private refusedInRow = 0;
+  /** Refusals not yet forgiven; forgiven at the allowed message rate. */
+  private debt = 0;
+  private debtAt = 0;
   constructor(
     private bucket: TokenBucket | null,
     private onLimited: () => void,
@@ -41,14 +43,15 @@ export class MessageGate {
   take(): FrameVerdict {
     if (!this.bucket) return null;
     const d = this.bucket.take();
-    if (d.allowed) {
-      this.refusedInRow = 0;
-      return null;
-    }
+    if (d.allowed) return null;
     this.onLimited();
-    this.refusedInRow++;
-    // A client that ignores a whole burst's worth of refusals is not going to slow down.
-    const close = this.refusedInRow > this.bucket.capacity;
+    // A client that runs up a whole burst's worth of refusals faster than the allowed rate
+    // forgives them is not going to slow down. (A count of refusals in a row would let a flood
+    // through forever: every refill lets one message pass and would reset it.)
+    const now = performance.now();
+    this.debt = Math.max(0, this.debt - ((now - this.debtAt) / 1000) * this.bucket.perSecond) + 1;
+    this.debtAt = now;
+    const close = this.debt > this.bucket.capacity;
     return { error: new PulseError('RATE_LIMITED', `More than ${this.bucket.perSecond} messages per second`, { retryAfter: d.retryAfter }), close };
   }
 }

@@ -71,7 +71,7 @@ export class SioCollector {
 
   /** Emit with an acknowledgement and resolve with the server's answer (fails after the timeout). */
   ack<T = unknown>(event: string, ...args: unknown[]): Promise<T> {
-    return this.socket.timeout(5000).emitWithAck(event, ...args) as Promise<T>;
+    return this.socket.timeout(15_000).emitWithAck(event, ...args) as Promise<T>;
   }
 
   close(): void {

@@ -6,7 +6,7 @@
 export interface WaitOptions {
   /** Names the condition in the timeout message. */
   what?: string;
-  /** Give up after this many ms (default 5000). */
+  /** Give up after this many ms (default 15000: generous for a loaded CI machine; passing tests never wait it out). */
   timeoutMs?: number;
   /** Poll interval in ms (default 10). */
   intervalMs?: number;
@@ -27,7 +27,7 @@ function describe(v: unknown): string {
  */
 export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions | string = {}): Promise<NonNullable<T>> {
   const o = typeof opts === 'string' ? { what: opts } : opts;
-  const timeout = o.timeoutMs ?? 5000;
+  const timeout = o.timeoutMs ?? 15_000;
   const interval = o.intervalMs ?? 10;
   const end = Date.now() + timeout;
   let last: unknown;
@@ -50,7 +50,7 @@ export function once<A extends unknown[] = unknown[]>(
   event: string,
   opts: WaitOptions = {},
 ): Promise<A> {
-  const timeout = opts.timeoutMs ?? 5000;
+  const timeout = opts.timeoutMs ?? 15_000;
   return new Promise<A>((resolve, reject) => {
     const fn = (...args: A) => {
       clearTimeout(timer);
