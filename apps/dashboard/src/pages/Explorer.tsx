@@ -6,6 +6,7 @@ import { Card, ErrorNote, PageHead } from '../components/ui';
 import { apiGet } from '../session';
 import { useToken } from '../components/token';
 import { fmtInt, fmtTime } from '../format';
+import type { ChannelStats } from '@pulse/protocol';
 
 const MAX_EVENTS = 200;
 
@@ -18,14 +19,7 @@ interface Watch {
   recovered?: boolean;
 }
 
-interface Stats {
-  channel: string;
-  totalEvents: number;
-  eventsByType: Record<string, number>;
-  lastUpdated: number | null;
-  epoch: string | null;
-  offset: number;
-}
+type Stats = ChannelStats;
 
 export function Explorer() {
   const client = usePulseClient();
