@@ -25,6 +25,11 @@ export interface StoreItem {
   event: PulseEvent;
   dataJson: string;
   ingestedAt: number;
+  /**
+   * The id came from the client, so the store must refuse a second event with it. Generated
+   * ids (random UUIDs) skip that unique check, which is most of an insert's cost. Default true.
+   */
+  dedupe?: boolean;
 }
 
 export interface Store {
@@ -45,9 +50,9 @@ export interface Store {
   stats(channel: string): Promise<ChannelStats>;
   /** The latest event of a channel whose `data[key]` equals `value` (seed 001 counters resume from it). */
   latestMatching(channel: string, key: string, value: string | number): Promise<PulseEvent | null>;
-  /** Whether an event with this id is stored. */
+  /** Whether an event with this client-supplied (deduplicated) id is stored. */
   has(id: string): Promise<boolean>;
-  /** Recent ids, newest first, to warm the dedupe cache after a restart. */
+  /** Recent client-supplied ids, newest first, to warm the dedupe cache after a restart. */
   recentIds(limit: number): Promise<string[]>;
   /** Every stored event in acceptance order, after `afterSeq`; for rebuilding metrics. */
   scan(afterSeq: number, limit: number): Promise<StoredEvent[]>;

@@ -10,6 +10,7 @@ const env = (stamp: number): Envelope => ({
   ns: 'a',
   stamp,
   durable: true,
+  clientId: true,
   enc: [],
 });
 

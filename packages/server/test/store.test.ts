@@ -98,6 +98,18 @@ describe.each(drivers)('Store contract: $name', (driver) => {
     expect(await store.getMeta('missing')).toBeNull();
   });
 
+  it('checks only client-supplied ids for repeats; generated ones are stored without that check', async () => {
+    const gen = (e: PulseEvent) => ({ ...item(e), dedupe: false });
+    store.enqueue([gen(ev('g:1', 1)), gen(ev('g:1', 2)), item({ ...ev('g:1', 3), id: 'client-1' })]);
+    expect([...(await store.commit())]).toEqual([]);
+    store.enqueue([item({ ...ev('g:1', 4), id: 'client-1' }), gen(ev('g:1', 5))]);
+    expect([...(await store.commit())]).toEqual(['client-1']);
+    expect((await store.readAfter('g:1', 'e1', 0, 10)).map((e) => e.offset)).toEqual([1, 2, 3, 5]);
+    expect(await store.recentIds(10)).toEqual(['client-1']);
+    expect(await store.has('client-1')).toBe(true);
+    expect((await store.stats('g:1')).totalEvents).toBe(4);
+  });
+
   it('scans in acceptance order, finds the latest matching event, and prunes by namespace and age', async () => {
     store.enqueue([
       item({ ...ev('content:9', 1), data: { field: 'views', value: 1 } }, 100),

@@ -13,6 +13,8 @@ export interface Envelope {
   /** Node-local acceptance counter; lets a session skip an event it already queued. */
   stamp: number;
   durable: boolean;
+  /** The id was supplied by the producer (and so is checked for duplicates by the store). */
+  clientId: boolean;
   /** Encodings by dialect id; '' means "this dialect does not carry this event". */
   enc: Array<string | undefined>;
   /** UTF-8 frames by dialect, for dialects that send one frame per event. */

@@ -230,7 +230,7 @@ export class Hub {
     if (v.orgId !== undefined) event.orgId = v.orgId;
     if (v.txId !== undefined) event.txId = v.txId;
     if (v.blockHeight !== undefined) event.blockHeight = v.blockHeight;
-    const env: Envelope = { event, dataJson: v.dataJson, acceptedAt: now, ns, stamp: ++this.stamp, durable: this.policy(v.channel).durable, enc: [] };
+    const env: Envelope = { event, dataJson: v.dataJson, acceptedAt: now, ns, stamp: ++this.stamp, durable: this.policy(v.channel).durable, clientId: v.id !== null, enc: [] };
     this.accepted.push(env);
     this.schedule();
     return env;
@@ -266,7 +266,7 @@ export class Hub {
     const t0 = performance.now();
     try {
       const items: StoreItem[] = [];
-      for (const env of batch) if (env.durable) items.push({ event: env.event, dataJson: env.dataJson, ingestedAt: env.acceptedAt });
+      for (const env of batch) if (env.durable) items.push({ event: env.event, dataJson: env.dataJson, ingestedAt: env.acceptedAt, dedupe: env.clientId });
       if (items.length) this.store.enqueue(items);
       dups = await this.store.commit();
       if (items.length) this.telemetry.commitLatency.observe((performance.now() - t0) / 1000);

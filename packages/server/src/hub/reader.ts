@@ -47,5 +47,5 @@ export class LogReader {
 }
 
 export function envelopeFromStore(e: PulseEvent): Envelope {
-  return { event: e, dataJson: JSON.stringify(e.data), acceptedAt: Date.now(), ns: namespaceOf(e.channel), stamp: -1, durable: true, enc: [] };
+  return { event: e, dataJson: JSON.stringify(e.data), acceptedAt: Date.now(), ns: namespaceOf(e.channel), stamp: -1, durable: true, clientId: true, enc: [] };
 }

@@ -36,7 +36,7 @@ const schemaSql = (s: string) => `
 CREATE SCHEMA IF NOT EXISTS ${s};
 CREATE TABLE IF NOT EXISTS ${s}.events (
   seq BIGSERIAL PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
   channel TEXT NOT NULL,
   type TEXT NOT NULL,
   ts BIGINT NOT NULL,
@@ -44,9 +44,13 @@ CREATE TABLE IF NOT EXISTS ${s}.events (
   epoch TEXT NOT NULL,
   data JSONB NOT NULL,
   user_id TEXT, org_id TEXT, tx_id TEXT, block_height BIGINT,
-  ingested_at BIGINT NOT NULL
+  ingested_at BIGINT NOT NULL,
+  dedupe BOOLEAN NOT NULL DEFAULT true
 );
+ALTER TABLE ${s}.events ADD COLUMN IF NOT EXISTS dedupe BOOLEAN NOT NULL DEFAULT true;
 CREATE UNIQUE INDEX IF NOT EXISTS events_channel_off ON ${s}.events(channel, epoch, off);
+-- Only client-supplied ids can repeat; generated UUIDs skip the unique check.
+CREATE UNIQUE INDEX IF NOT EXISTS events_id ON ${s}.events(id) WHERE dedupe;
 CREATE INDEX IF NOT EXISTS events_ingested ON ${s}.events(ingested_at);
 CREATE TABLE IF NOT EXISTS ${s}.channels (channel TEXT PRIMARY KEY, epoch TEXT NOT NULL, head BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.channel_stats (channel TEXT NOT NULL, type TEXT NOT NULL, count BIGINT NOT NULL, last_ts BIGINT NOT NULL, PRIMARY KEY (channel, type));
@@ -73,17 +77,17 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
     const c = await pool.connect();
     try {
       await c.query('BEGIN');
-      const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], [], [], []];
+      const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], [], [], [], []];
       for (const it of items) {
         const e = it.event;
-        const v = [e.id, e.channel, e.type, e.ts, e.offset, e.epoch, it.dataJson, e.userId ?? null, e.orgId ?? null, e.txId ?? null, e.blockHeight ?? null, it.ingestedAt];
-        for (let i = 0; i < 12; i++) cols[i].push(v[i]);
+        const v = [e.id, e.channel, e.type, e.ts, e.offset, e.epoch, it.dataJson, e.userId ?? null, e.orgId ?? null, e.txId ?? null, e.blockHeight ?? null, it.ingestedAt, it.dedupe !== false];
+        for (let i = 0; i < 13; i++) cols[i].push(v[i]);
       }
       const ins = await c.query<{ id: string; channel: string; type: string; ingested_at: string }>(
-        `INSERT INTO ${t('events')} (id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at)
-         SELECT id, channel, type, ts, off, epoch, data::jsonb, user_id, org_id, tx_id, block_height, ingested_at
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[])
-           AS x(id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at)
+        `INSERT INTO ${t('events')} (id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at, dedupe)
+         SELECT id, channel, type, ts, off, epoch, data::jsonb, user_id, org_id, tx_id, block_height, ingested_at, dedupe
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::boolean[])
+           AS x(id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at, dedupe)
          ON CONFLICT DO NOTHING RETURNING id, channel, type, ingested_at`,
         cols,
       );
@@ -161,11 +165,11 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
       return r.rows[0] ? rowToEvent(r.rows[0]) : null;
     },
     async has(id) {
-      const r = await pool.query(`SELECT 1 FROM ${t('events')} WHERE id = $1`, [id]);
+      const r = await pool.query(`SELECT 1 FROM ${t('events')} WHERE id = $1 AND dedupe`, [id]);
       return (r.rowCount ?? 0) > 0;
     },
     async recentIds(limit) {
-      const r = await pool.query<{ id: string }>(`SELECT id FROM ${t('events')} ORDER BY seq DESC LIMIT $1`, [limit]);
+      const r = await pool.query<{ id: string }>(`SELECT id FROM ${t('events')} WHERE dedupe ORDER BY seq DESC LIMIT $1`, [limit]);
       return r.rows.map((x) => x.id);
     },
     async scan(afterSeq, limit): Promise<StoredEvent[]> {

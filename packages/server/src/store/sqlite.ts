@@ -29,7 +29,8 @@ interface EventRow {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
+  dedupe INTEGER NOT NULL DEFAULT 1,
   channel TEXT NOT NULL,
   type TEXT NOT NULL,
   ts INTEGER NOT NULL,
@@ -43,6 +44,8 @@ CREATE TABLE IF NOT EXISTS events (
   ingested_at INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_channel_off ON events(channel, epoch, off);
+-- Only client-supplied ids can repeat; generated UUIDs skip the (costly, random-key) unique check.
+CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id) WHERE dedupe = 1;
 CREATE INDEX IF NOT EXISTS events_ingested ON events(ingested_at);
 CREATE TABLE IF NOT EXISTS channels (channel TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS channel_stats (
@@ -67,11 +70,14 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('busy_timeout = 5000');
+  // Files made before the dedupe column keep their table-wide UNIQUE(id): correct, only slower.
+  const cols = db.prepare(`SELECT name FROM pragma_table_info('events')`).all() as Array<{ name: string }>;
+  if (cols.length && !cols.some((c) => c.name === 'dedupe')) db.exec('ALTER TABLE events ADD COLUMN dedupe INTEGER NOT NULL DEFAULT 1');
   db.exec(SCHEMA);
 
   const insert = db.prepare(
-    `INSERT OR IGNORE INTO events (id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT OR IGNORE INTO events (id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at, dedupe)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const upsertHead = db.prepare(
     `INSERT INTO channels (channel, epoch, head) VALUES (?, ?, ?)
@@ -87,8 +93,8 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
   const selHeads = db.prepare(`SELECT channel, epoch, head AS offset FROM channels`);
   const selStats = db.prepare(`SELECT type, count, last_ts FROM channel_stats WHERE channel = ?`);
   const selHead = db.prepare(`SELECT epoch, head FROM channels WHERE channel = ?`);
-  const selHas = db.prepare(`SELECT 1 FROM events WHERE id = ?`);
-  const selRecent = db.prepare(`SELECT id FROM events ORDER BY seq DESC LIMIT ?`);
+  const selHas = db.prepare(`SELECT 1 FROM events WHERE id = ? AND dedupe = 1`);
+  const selRecent = db.prepare(`SELECT id FROM events WHERE dedupe = 1 ORDER BY seq DESC LIMIT ?`);
   const selScan = db.prepare(`SELECT * FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ?`);
   const selMatching = db.prepare(
     `SELECT * FROM events WHERE channel = ? AND json_extract(data, '$.' || ?) = ? ORDER BY seq DESC LIMIT 1`,
@@ -105,7 +111,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
       const e = it.event;
       const info = insert.run(
         e.id, e.channel, e.type, e.ts, e.offset, e.epoch, it.dataJson,
-        e.userId ?? null, e.orgId ?? null, e.txId ?? null, e.blockHeight ?? null, it.ingestedAt,
+        e.userId ?? null, e.orgId ?? null, e.txId ?? null, e.blockHeight ?? null, it.ingestedAt, it.dedupe === false ? 0 : 1,
       );
       if (info.changes === 0) ignored.add(e.id);
     }
