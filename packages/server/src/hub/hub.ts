@@ -11,7 +11,6 @@ import {
   PulseError,
   namespaceOf,
   isValidChannel,
-  isValidSubscriptionTarget,
   type EventInput,
   type IngestResult,
   type PulseEvent,
@@ -24,14 +23,15 @@ import type { Telemetry } from '../telemetry.js';
 import type { Principal } from '../auth/principal.js';
 import * as permissions from '../auth/permissions.js';
 import type { Guard } from '../limits/guard.js';
-import { MemoryLog, type ChannelLog } from './log.js';
+import { MemoryLog } from './log.js';
 import { SubscriptionIndex } from './subscriptions.js';
-import { Session, Subscription } from './session.js';
+import type { Session } from './session.js';
 import { normalizeEvent, type NormalizedInput } from './normalize.js';
 import { RecentIds } from './dedupe.js';
 import { FrameCache } from './frame-cache.js';
-import { LogReader, type ReadAfter } from './reader.js';
-import type { Envelope, DialectId } from './envelope.js';
+import { LogReader } from './reader.js';
+import { subscribe, type SubscribeDeps, type SubscribeOptions, type SubscribeResult } from './subscribe.js';
+import type { Envelope } from './envelope.js';
 
 /**
  * Runs at acceptance, before the event gets its offset; may add derived fields to `data`.
@@ -48,25 +48,12 @@ export interface IngestOptions {
   principal?: Principal;
 }
 
-export interface SubscribeOptions {
-  types?: readonly string[] | null;
-  since?: Position | Record<string, Position>;
-  dialect: DialectId;
-  orgId?: string | null;
-  /** Skip the per-client limit (auto-joined rooms). */
-  system?: boolean;
-}
-
-export interface SubscribeResult {
-  channel: string;
-  types: string[] | null;
-  recovered?: boolean;
-  position?: Position;
-}
+export type { SubscribeOptions, SubscribeResult } from './subscribe.js';
 
 export class Hub {
   readonly log: MemoryLog;
   private readonly reader: LogReader;
+  private readonly subscribeDeps: SubscribeDeps;
   readonly index = new SubscriptionIndex();
   readonly sessions = new Set<Session>();
   /** Limits (subscription rate); set by the server, absent in a bare hub. */
@@ -97,6 +84,18 @@ export class Hub {
   ) {
     this.log = new MemoryLog((ch) => this.policy(ch));
     this.reader = new LogReader(this.log, store, (ch) => this.policy(ch));
+    const hub = this;
+    this.subscribeDeps = {
+      config,
+      log: this.log,
+      index: this.index,
+      reader: this.reader,
+      logger,
+      policy: (ch) => this.policy(ch),
+      get guard() {
+        return hub.guard;
+      },
+    };
     this.dedupe = new RecentIds(config.DEDUPE_CACHE_SIZE);
   }
 
@@ -368,86 +367,10 @@ export class Hub {
 
   /**
    * Subscribe a session. With `since`, the missed events are queued before any live one, each
-   * exactly once; `recovered: false` says they are no longer all available. Live events that
-   * arrive while the store is read wait in the subscription's buffer and are merged by offset.
+   * exactly once; `recovered: false` says they are no longer all available. (hub/subscribe.ts)
    */
-  async subscribe(s: Session, target: string, o: SubscribeOptions): Promise<SubscribeResult> {
-    if (!isValidSubscriptionTarget(target)) throw new PulseError('INVALID_CHANNEL', `Invalid channel or pattern: ${String(target).slice(0, 64)}`);
-    // Server-made subscriptions (auto-joined rooms, long-poll waits) serve reads: `read` suffices.
-    if (!permissions.canSubscribe(this.config, s.principal, target, o.system ? 'read' : 'subscribe')) throw new PulseError('FORBIDDEN', `Not allowed to subscribe to ${target}`);
-    const orgId = permissions.orgScope(s.principal, o.orgId);
-    const exact = target.includes(':') && !target.endsWith('*');
-    let positions: Array<[string, Position]> = [];
-    if (o.since !== undefined) {
-      if (exact) {
-        if (!isPosition(o.since)) throw new PulseError('INVALID_MESSAGE', 'since for a channel is {epoch, offset}');
-        positions = [[target, o.since]];
-      } else {
-        if (isPosition(o.since)) throw new PulseError('INVALID_MESSAGE', 'since for a pattern maps channels to {epoch, offset}');
-        positions = Object.entries(o.since).slice(0, 1000).filter(([c, p]) => isValidChannel(c) && isPosition(p));
-      }
-    }
-    const types = o.types && o.types.length ? [...o.types] : null;
-    if (!o.system && this.guard && !s.subs.has(target)) {
-      await this.guard.admitSubscribe(s.principal);
-      // The connection may have gone while the limiter answered; a subscription added now would leak.
-      if (s.closed) throw new PulseError('UNAVAILABLE', 'Connection closed');
-    }
-    const existing = s.subs.get(target);
-    if (existing) {
-      this.index.remove(existing);
-      s.subs.delete(target);
-    } else if (!o.system && this.userSubscriptionCount(s) >= this.config.MAX_SUBSCRIPTIONS_PER_CLIENT) {
-      throw new PulseError('MAX_SUBSCRIPTIONS', `Maximum ${this.config.MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client`);
-    }
-    const sub = new Subscription(s, target, types ? new Set(types) : null, o.dialect, orgId, o.system === true);
-    if (positions.length) sub.buffer = [];
-    const result: SubscribeResult = { channel: target, types };
-    if (exact) {
-      const ch = this.log.open(target);
-      result.position = { epoch: ch.epoch, offset: ch.committed };
-    }
-    s.subs.set(target, sub);
-    this.index.add(sub);
-    if (!positions.length) return result;
-
-    let recovered = true;
-    const last = new Map<string, number>();
-    for (const [channel, pos] of positions) {
-      if (!sub.matches(channel)) continue;
-      const m = await this.missed(channel, pos);
-      if (!m.recovered) recovered = false;
-      const envs = m.events.filter((e) => sub.accepts(e));
-      s.replay(envs, sub);
-      last.set(channel, m.events.length ? m.events[m.events.length - 1].event.offset : pos.offset);
-    }
-    const buffered = sub.buffer ?? [];
-    sub.buffer = null;
-    const rest = buffered.filter((env) => {
-      const l = last.get(env.event.channel);
-      return l === undefined || env.event.offset > l;
-    });
-    s.replay(rest, sub);
-    result.recovered = recovered;
-    return result;
-  }
-
-  /** The committed events of a channel after a position, and whether that is all of them. */
-  private async missed(channel: string, pos: Position): Promise<ReadAfter> {
-    const ch = this.log.get(channel);
-    if (ch && (!this.policy(channel).recoverable || ch.committed - pos.offset > this.config.RECOVERY_MAX_EVENTS)) return { events: [], recovered: false };
-    try {
-      return await this.reader.after(channel, pos, this.config.RECOVERY_MAX_EVENTS);
-    } catch (e) {
-      this.logger.warn({ err: e, channel }, 'recovery read failed');
-      return { events: [], recovered: false };
-    }
-  }
-
-  private userSubscriptionCount(s: Session): number {
-    let n = 0;
-    for (const sub of s.subs.values()) if (!sub.system) n++;
-    return n;
+  subscribe(s: Session, target: string, o: SubscribeOptions): Promise<SubscribeResult> {
+    return subscribe(this.subscribeDeps, s, target, o);
   }
 
   unsubscribe(s: Session, target: string): void {
@@ -492,8 +415,4 @@ export class Hub {
     }
     this.flushDirty();
   }
-}
-
-function isPosition(v: unknown): v is Position {
-  return typeof v === 'object' && v !== null && typeof (v as Position).epoch === 'string' && typeof (v as Position).offset === 'number';
 }
