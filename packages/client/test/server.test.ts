@@ -21,6 +21,18 @@ async function ingestN(server: PulseServer, channel: string, from: number, to: n
   expect(r.accepted).toBe(to - from + 1);
 }
 
+
+const SECRET = 'test-secret-test-secret-test-secret';
+
+/** A real server that requires tokens signed with SECRET, removed after the test. */
+async function jwtServer() {
+  const tmp = tempDir();
+  cleanups.push(() => tmp.remove());
+  const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: SECRET });
+  cleanups.push(() => server.close());
+  return { server, secret: SECRET };
+}
+
 describe('recovery across a server restart', () => {
   it('events ingested while the client was away arrive once, in order, with recovered: true', async () => {
     const tmp = tempDir();
@@ -236,11 +248,7 @@ describe('refusals', () => {
 
 describe('seed 000 wsClient', () => {
   it('connect(token) opens the shared client', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    const secret = 'test-secret-test-secret-test-secret';
-    const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: secret });
-    cleanups.push(() => server.close());
+    const { server, secret } = await jwtServer();
     wsClient.configure({ url: server.url, WebSocket: WS });
     cleanups.push(() => wsClient.disconnect());
     const client = wsClient.connect(await generateToken('user-9', 'SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7', 'user', { secret }));
@@ -256,11 +264,7 @@ describe('seed 000 wsClient', () => {
 
 describe('tokens', () => {
   it('fetches a new token with getToken() when the old one expires, and recovers', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    const secret = 'test-secret-test-secret-test-secret';
-    const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: secret });
-    cleanups.push(() => server.close());
+    const { server, secret } = await jwtServer();
     let calls = 0;
     const getToken = async () => {
       calls++;
@@ -286,11 +290,7 @@ describe('tokens', () => {
   });
 
   it('renews the token in place before it expires, without dropping the connection', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    const secret = 'test-secret-test-secret-test-secret';
-    const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: secret });
-    cleanups.push(() => server.close());
+    const { server, secret } = await jwtServer();
     let calls = 0;
     const getToken = async () => {
       calls++;
