@@ -12,7 +12,7 @@ import { Server as IOServer, type Socket } from 'socket.io';
 import { z } from 'zod';
 import { PulseError, isPulseError, channelId, type ErrorCode } from '@pulse/protocol';
 import type { Hub } from '../hub/hub.js';
-import { Session, type Subscription } from '../hub/session.js';
+import { Session } from '../hub/session.js';
 import { Dialect, type Envelope, type SioWire } from '../hub/envelope.js';
 import * as ws from 'ws';
 import type { Principal } from '../auth/principal.js';
@@ -323,4 +323,3 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
   return io;
 }
 
-export type { Subscription };

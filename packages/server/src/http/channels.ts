@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { PulseError, isValidChannel, type Position, type PulseEvent } from '@pulse/protocol';
 import type { HttpContext } from './context.js';
 import { principalOf } from './context.js';
-import { Session, type Subscription } from '../hub/session.js';
+import { Session } from '../hub/session.js';
 import { Dialect, type Envelope } from '../hub/envelope.js';
 import type { Hub } from '../hub/hub.js';
 import type { Principal } from '../auth/principal.js';
@@ -105,4 +105,3 @@ export function registerChannels(app: FastifyInstance, ctx: HttpContext): void {
   });
 }
 
-export type { Subscription };

@@ -71,14 +71,6 @@ export class ChannelLog {
     while (i < all.length && all[i].event.offset <= offset) i++;
     return all.slice(i);
   }
-
-  reset(epoch: string): void {
-    this.epoch = epoch;
-    this.assigned = 0;
-    this.committed = 0;
-    this.ring = [];
-    this.start = 0;
-  }
 }
 
 export class MemoryLog {

@@ -55,13 +55,6 @@ export class SubscriptionIndex {
     for (let i = 0; i < p.length; i++) if (ch.startsWith(p[i].key)) n += deliver(p[i], env);
     return n;
   }
-
-  /** Whether anything listens to a channel (used to skip work for channels nobody watches). */
-  hasListeners(channel: string, ns: string): boolean {
-    if (this.exact.has(channel) || this.byNamespace.has(ns)) return true;
-    for (const s of this.prefixes) if (channel.startsWith(s.key)) return true;
-    return false;
-  }
 }
 
 function deliver(s: Subscription, env: Envelope): number {

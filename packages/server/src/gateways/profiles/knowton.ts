@@ -58,10 +58,6 @@ export class MetricsPusher {
     this.hub.telemetry.frames.inc({ dialect: 'knowton' }, this.clients.size);
   }
 
-  count(): number {
-    return this.clients.size;
-  }
-
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
