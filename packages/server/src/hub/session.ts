@@ -24,6 +24,8 @@ export class Subscription {
     readonly orgId: string | null,
     /** Joined by the server (auto-joined rooms): does not count against the client's limit. */
     readonly system = false,
+    /** Client scope (seed 001): events whose `data.clientId` names another client are not delivered. */
+    readonly clientId: string | null = null,
   ) {
     if (target.endsWith('*')) {
       const prefix = target.slice(0, -1);
@@ -54,6 +56,10 @@ export class Subscription {
   accepts(env: Envelope): boolean {
     if (this.types !== null && !this.types.has(env.event.type)) return false;
     if (this.orgId !== null && env.event.orgId !== undefined && env.event.orgId !== this.orgId) return false;
+    if (this.clientId !== null) {
+      const c = env.event.data.clientId;
+      if (typeof c === 'string' && c !== this.clientId) return false;
+    }
     return true;
   }
 }
@@ -101,10 +107,6 @@ export abstract class Session {
       this.dirty = true;
       this.host.markDirty(this);
     }
-  }
-
-  pendingCount(): number {
-    return this.queue.length;
   }
 
   /** Write the queue to the wire and empty it. Called by the hub once per cycle. */

@@ -21,6 +21,8 @@ export interface SubscribeOptions {
   orgId?: string | null;
   /** Joined by the server (auto-joined rooms, long-poll waits): not counted against the client's limits. */
   system?: boolean;
+  /** Seed 001 client scope: skip events whose `data.clientId` names another client. */
+  clientId?: string | null;
 }
 
 export interface SubscribeResult {
@@ -61,7 +63,7 @@ export async function subscribe(d: SubscribeDeps, s: Session, target: string, o:
   } else if (!o.system && userSubscriptionCount(s) >= d.config.MAX_SUBSCRIPTIONS_PER_CLIENT) {
     throw new PulseError('MAX_SUBSCRIPTIONS', `Maximum ${d.config.MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client`);
   }
-  const sub = new Subscription(s, target, types ? new Set(types) : null, o.dialect, orgId, o.system === true);
+  const sub = new Subscription(s, target, types ? new Set(types) : null, o.dialect, orgId, o.system === true, o.clientId ?? null);
   if (positions.length) sub.buffer = [];
   const result: SubscribeResult = { channel: target, types };
   if (exact) {

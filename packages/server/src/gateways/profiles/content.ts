@@ -99,34 +99,6 @@ const subscribeMsg = z.object({
   clientId: z.string().min(1).max(128).optional(),
 });
 
-/**
- * A 001 connection. A subscribe that names a `clientId` narrows delivery to that client's
- * updates (and updates that name no client), as the seed's client-level access control does;
- * the filter runs per connection at flush because the encoded frame is shared by everyone.
- */
-class ContentSession extends WsSession {
-  clientScope: string | null = null;
-
-  flush(): void {
-    const scope = this.clientScope;
-    if (scope !== null) {
-      const q = this.queue;
-      const subs = this.queueSubs;
-      let j = 0;
-      for (let i = 0; i < q.length; i++) {
-        const c = q[i].event.data.clientId;
-        if (typeof c === 'string' && c !== scope) continue;
-        q[j] = q[i];
-        subs[j] = subs[i];
-        j++;
-      }
-      q.length = j;
-      subs.length = j;
-    }
-    super.flush();
-  }
-}
-
 function err(s: WsSession, code: string, message: string, retryAfter?: number): void {
   const m: Record<string, unknown> = { type: 'error', error: message, code, timestamp: Date.now() };
   if (retryAfter !== undefined) m.retryAfter = retryAfter;
@@ -134,7 +106,7 @@ function err(s: WsSession, code: string, message: string, retryAfter?: number): 
 }
 
 export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, remote: string): WsSession {
-  const s = new ContentSession(hub, ws, principal, contentCodec, remote);
+  const s = new WsSession(hub, ws, principal, contentCodec, remote);
   hub.attach(s);
   s.sendControl(JSON.stringify({ type: 'connected', clientId: s.id, timestamp: Date.now() }));
   const gate = hub.guard?.messageGate() ?? null;
@@ -164,7 +136,7 @@ export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, rem
   return s;
 }
 
-async function subscribe(hub: Hub, s: ContentSession, m: z.infer<typeof subscribeMsg>): Promise<void> {
+async function subscribe(hub: Hub, s: WsSession, m: z.infer<typeof subscribeMsg>): Promise<void> {
   // An organisation in the token wins over the one the client names.
   const org = s.principal.orgId ?? m.organizationId ?? null;
   if (s.principal.orgId && m.organizationId && m.organizationId !== s.principal.orgId) {
@@ -173,8 +145,8 @@ async function subscribe(hub: Hub, s: ContentSession, m: z.infer<typeof subscrib
   const targets = m.contentIds && m.contentIds.length ? m.contentIds.map((id) => `content:${id}`) : ['content:*'];
   // A new subscribe replaces the previous set, as the seed's server does.
   for (const t of [...s.subs.keys()]) if (!targets.includes(t)) hub.unsubscribe(s, t);
-  for (const t of targets) await hub.subscribe(s, t, { dialect: Dialect.CONTENT, orgId: org });
-  s.clientScope = m.clientId ?? null;
+  // A named client narrows delivery to its own updates (and those naming no client).
+  for (const t of targets) await hub.subscribe(s, t, { dialect: Dialect.CONTENT, orgId: org, clientId: m.clientId ?? null });
   const reply: Record<string, unknown> = { type: 'subscribed', contentIds: m.contentIds ?? [], timestamp: Date.now() };
   if (org) reply.organizationId = org;
   if (m.clientId) reply.clientId = m.clientId;
