@@ -4,6 +4,11 @@
  */
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 
+export interface DialectCounters {
+  delivered: { inc(n?: number): void };
+  frames: { inc(n?: number): void };
+}
+
 export class Telemetry {
   readonly registry = new Registry();
   readonly connectedClients: Gauge;
@@ -65,6 +70,21 @@ export class Telemetry {
       registers: r,
     });
     collectDefaultMetrics({ register: this.registry, prefix: p + 'process_' });
+  }
+
+  private dialects = new Map<string, DialectCounters>();
+
+  /**
+   * Delivery counters bound to one dialect. Sessions count on every flush; binding the label once
+   * keeps prom-client's per-call label hashing off the per-subscriber path.
+   */
+  forDialect(dialect: string): DialectCounters {
+    let c = this.dialects.get(dialect);
+    if (!c) {
+      c = { delivered: this.delivered.labels(dialect), frames: this.frames.labels(dialect) };
+      this.dialects.set(dialect, c);
+    }
+    return c;
   }
 
   uptimeSeconds(): number {

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { PulseError, isPulseError, channelId, type ErrorCode } from '@pulse/protocol';
 import type { Hub } from '../hub/hub.js';
 import { Session } from '../hub/session.js';
+import type { DialectCounters } from '../telemetry.js';
 import { Dialect, type Envelope, type SioWire } from '../hub/envelope.js';
 import * as ws from 'ws';
 import type { Principal } from '../auth/principal.js';
@@ -63,12 +64,14 @@ function wireForm(packet: string): SioWire | null {
 
 class SocketIoSession extends Session {
   readonly dialectName = 'socketio';
+  private readonly counters: DialectCounters;
   constructor(
     private hub: Hub,
     readonly socket: Socket,
     principal: Principal,
   ) {
     super(hub, principal);
+    this.counters = hub.telemetry.forDialect('socketio');
   }
 
   flush(): void {
@@ -97,8 +100,8 @@ class SocketIoSession extends Session {
       n++;
     }
     if (n) {
-      this.hub.telemetry.delivered.inc({ dialect: 'socketio' }, n);
-      this.hub.telemetry.frames.inc({ dialect: 'socketio' }, n);
+      this.counters.delivered.inc(n);
+      this.counters.frames.inc(n);
     }
   }
 

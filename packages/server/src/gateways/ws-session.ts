@@ -8,6 +8,7 @@ import type { Hub } from '../hub/hub.js';
 import { Session } from '../hub/session.js';
 import type { Envelope, DialectId } from '../hub/envelope.js';
 import { FrameCache } from '../hub/frame-cache.js';
+import type { DialectCounters } from '../telemetry.js';
 import type { Principal } from '../auth/principal.js';
 import { CLOSE_CODES, type ErrorCode } from '@pulse/protocol';
 
@@ -28,8 +29,8 @@ const EMPTY = Buffer.alloc(0);
 
 export class WsSession extends Session {
   readonly dialectName: string;
+  private readonly counters: DialectCounters;
   private tokenTimer: NodeJS.Timeout | null = null;
-  alive = true;
 
   constructor(
     private readonly hub: Hub,
@@ -40,6 +41,7 @@ export class WsSession extends Session {
   ) {
     super(hub, principal);
     this.dialectName = codec.name;
+    this.counters = hub.telemetry.forDialect(codec.name);
     this.armTokenExpiry();
   }
 
@@ -72,9 +74,8 @@ export class WsSession extends Session {
     this.queue = [];
     this.queueSubs = [];
     if (this.closed || this.ws.readyState !== WebSocket.OPEN || q.length === 0) return;
-    const t = this.hub.telemetry;
     if (this.ws.bufferedAmount > this.hub.config.MAX_BUFFERED_BYTES) {
-      t.dropped.inc({ reason: 'slow_consumer' }, q.length);
+      this.hub.telemetry.dropped.inc({ reason: 'slow_consumer' }, q.length);
       this.sendControl(JSON.stringify({ type: 'closing', code: CLOSE_CODES.SLOW_CONSUMER, reason: 'SLOW_CONSUMER' }));
       this.terminate(CLOSE_CODES.SLOW_CONSUMER, 'SLOW_CONSUMER');
       return;
@@ -125,8 +126,8 @@ export class WsSession extends Session {
         events++;
       }
     }
-    if (events) t.delivered.inc({ dialect: this.dialectName }, events);
-    if (frames) t.frames.inc({ dialect: this.dialectName }, frames);
+    if (events) this.counters.delivered.inc(events);
+    if (frames) this.counters.frames.inc(frames);
   }
 
   terminate(code: number, reason: ErrorCode | string): void {

@@ -8,6 +8,7 @@ import { PulseError, isValidSubscriptionTarget, isPulseError, matches, type Posi
 import type { HttpContext } from './context.js';
 import { principalOf } from './context.js';
 import { Session } from '../hub/session.js';
+import type { DialectCounters } from '../telemetry.js';
 import { Dialect, nativeJson, type Envelope } from '../hub/envelope.js';
 import type { Hub } from '../hub/hub.js';
 import { onTokenExpiry, type Principal } from '../auth/principal.js';
@@ -20,12 +21,14 @@ function sseChunk(env: Envelope): string {
 
 class SseSession extends Session {
   readonly dialectName = 'sse';
+  private readonly counters: DialectCounters;
   constructor(
     private hub: Hub,
     p: Principal,
     private reply: FastifyReply,
   ) {
     super(hub, p);
+    this.counters = hub.telemetry.forDialect('sse');
   }
   write(s: string): void {
     if (!this.closed) this.reply.raw.write(s);
@@ -49,8 +52,8 @@ class SseSession extends Session {
       out += s;
     }
     raw.write(out);
-    this.hub.telemetry.delivered.inc({ dialect: 'sse' }, q.length);
-    this.hub.telemetry.frames.inc({ dialect: 'sse' });
+    this.counters.delivered.inc(q.length);
+    this.counters.frames.inc();
   }
   terminate(): void {
     this.hub.detach(this);

@@ -229,7 +229,7 @@ export class Hub {
     if (v.orgId !== undefined) event.orgId = v.orgId;
     if (v.txId !== undefined) event.txId = v.txId;
     if (v.blockHeight !== undefined) event.blockHeight = v.blockHeight;
-    const env: Envelope = { event, dataJson: v.dataJson, acceptedAt: now, ns, stamp: ++this.stamp, durable: this.policy(v.channel).durable, clientId: v.id !== null, enc: [] };
+    const env: Envelope = { event, dataJson: v.dataJson, acceptedAt: now, ns, stamp: ++this.stamp, durable: (this.config.namespaces[ns] ?? this.config.defaultPolicy).durable, clientId: v.id !== null, enc: [] };
     this.accepted.push(env);
     this.schedule();
     return env;
