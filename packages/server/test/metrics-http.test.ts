@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { ERROR_CODES, type PulseEvent } from '@pulse/protocol';
 import { installErrorHandler } from '../src/http/errors.js';
 import { Telemetry } from '../src/telemetry.js';
-import { MetricsEngine, platformSnapshot, registerMetricsRoutes } from '../src/metrics/index.js';
+import { MetricsEngine, registerMetricsRoutes } from '../src/metrics/index.js';
+import { engineQueries } from './metrics-script.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 let app: FastifyInstance;
@@ -25,13 +26,7 @@ beforeAll(async () => {
   engine.onEvents(events);
   app = Fastify();
   installErrorHandler(app, new Telemetry('pulse_test', { clients: () => 0, subscriptions: () => 0 }));
-  registerMetricsRoutes(app, {
-    snapshot: (...a) => engine.snapshot(...a),
-    series: (...a) => engine.series(...a),
-    leaderboard: (...a) => engine.leaderboard(...a),
-    platformSnapshot: () => platformSnapshot(engine),
-    setNames: () => engine.setNames(),
-  });
+  registerMetricsRoutes(app, engineQueries(engine));
   await app.ready();
 });
 afterAll(() => app.close());

@@ -1,12 +1,13 @@
 /**
  * A deterministic mixed event script for the metrics restart tests (every built-in set, with
  * duplicates, late and out-of-order events), and a digest of everything the engine answers.
+ * Also the seeded PRNG and the engine-backed route queries other metric tests share.
  */
 import type { EventInput } from '@pulse/protocol';
-import type { Metrics } from '../src/metrics/index.js';
+import { platformSnapshot, type Metrics, type MetricsEngine, type registerMetricsRoutes } from '../src/metrics/index.js';
 
 /** Small seeded PRNG (mulberry32): the same script on every run. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -14,6 +15,17 @@ function rng(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The query side `registerMetricsRoutes` needs, answered by a bare engine. */
+export function engineQueries(engine: MetricsEngine): Parameters<typeof registerMetricsRoutes>[1] {
+  return {
+    snapshot: (...a) => engine.snapshot(...a),
+    series: (...a) => engine.series(...a),
+    leaderboard: (...a) => engine.leaderboard(...a),
+    platformSnapshot: () => platformSnapshot(engine),
+    setNames: () => engine.setNames(),
   };
 }
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import type { PulseEvent } from '@pulse/protocol';
 import { MetricsEngine, platformSnapshot, registerMetricsRoutes } from '../src/metrics/index.js';
+import { engineQueries } from './metrics-script.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0); // Wednesday 25 Nov 2026, 12:00 UTC (week began Monday 23rd)
 const M = 60_000;
@@ -207,13 +208,7 @@ describe('HTTP routes and pushes', () => {
       const e = err as { status?: number; code?: string; message: string };
       reply.status(e.status ?? 500).send({ code: e.code, message: e.message });
     });
-    registerMetricsRoutes(app, {
-      snapshot: (...a) => engine.snapshot(...a),
-      series: (...a) => engine.series(...a),
-      leaderboard: (...a) => engine.leaderboard(...a),
-      platformSnapshot: () => platformSnapshot(engine),
-      setNames: () => engine.setNames(),
-    });
+    registerMetricsRoutes(app, engineQueries(engine));
     const get = async (url: string) => {
       const r = await app.inject({ method: 'GET', url });
       return { status: r.statusCode, body: r.json() as Record<string, unknown> };

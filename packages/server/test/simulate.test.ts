@@ -7,18 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Scenario, DEMO, toWei } from '../src/sources/simulate.js';
 import { startTestServer, waitFor, http, WsCollector, type TestServer } from './support/index.js';
-
-/** A small deterministic PRNG (mulberry32) so a scenario can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as seeded } from './metrics-script.js';
 
 describe('scenario', () => {
   it('covers every seed domain with the event types the metric sets read', () => {
