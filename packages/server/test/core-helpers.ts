@@ -1,22 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/**
+ * Helpers of the core tests, built on the shared ones in ./support (server env, temp dirs, waits);
+ * what is added here is a native `/ws` client that answers requests by id.
+ */
+import { rmSync } from 'node:fs';
 import WebSocket from 'ws';
 import { startPulse, type PulseServer } from '../src/index.js';
+import { tempDir, testEnv, TEST_SECRET, waitFor as waitForShared } from './support/index.js';
 
-export const SECRET = 'test-secret-for-pulse-core-0123456789';
+export { tempDir };
+export const SECRET = TEST_SECRET;
 
-export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'pulse-test-'));
-}
-
+/** A real server on port 0 (SKIP_AUTH development unless `env` says otherwise) with a temp DATA_DIR. */
 export async function start(env: Record<string, string> = {}, opts: { dir?: string; port?: number } = {}): Promise<PulseServer & { dir: string }> {
   const dir = opts.dir ?? tempDir();
-  const pulse = await startPulse({
-    env: { NODE_ENV: 'development', SKIP_AUTH: 'true', JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: dir, ...env },
-    port: opts.port ?? 0,
-    host: '127.0.0.1',
-  });
+  const pulse = await startPulse({ env: testEnv(dir, { env }), port: opts.port ?? 0, host: '127.0.0.1' });
   return Object.assign(pulse, { dir });
 }
 
@@ -24,16 +21,9 @@ export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Poll a condition until it holds (no fixed sleeps); fails with the last value after `ms`. */
-export async function waitFor<T>(fn: () => T | Promise<T>, what = 'condition', ms = 15_000): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  let last: T | undefined;
-  for (;;) {
-    last = await fn();
-    if (last) return last as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Poll a condition until it holds (no fixed sleeps). */
+export function waitFor<T>(fn: () => T | Promise<T>, what = 'condition', ms = 15_000): Promise<NonNullable<T>> {
+  return waitForShared(fn, { what, timeoutMs: ms });
 }
 
 type Msg = Record<string, unknown> & { type: string };
