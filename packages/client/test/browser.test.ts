@@ -4,16 +4,13 @@
  * when there is no Chromium.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { PulseServer } from '@pulse/server';
+import { browserBundle, HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from './chromium.js';
 import { devServer, seq, tempDir } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) console.warn(`[client browser test] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+warnIfNoChromium('client browser test');
 
 let server: PulseServer;
 let browser: Browser;
@@ -23,21 +20,8 @@ const tmp = tempDir();
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
   server = await devServer(tmp.dir);
-  const r = await build({
-    entryPoints: [fileURLToPath(new URL('../src/index.ts', import.meta.url))],
-    bundle: true,
-    format: 'iife',
-    globalName: 'Pulse',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-  });
-  bundle = r.outputFiles[0]!.text;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  bundle = await browserBundle(fileURLToPath(new URL('../src/index.ts', import.meta.url)), 'Pulse');
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -68,6 +68,15 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** The next socket opens exactly `delay` ms from now (fake time): not at `delay - 1`, but at `delay`. */
+async function expectRetryAfter(delay: number): Promise<void> {
+  const before = ScriptedSocket.all.length;
+  await vi.advanceTimersByTimeAsync(delay - 1);
+  expect(ScriptedSocket.all.length).toBe(before);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(ScriptedSocket.all.length).toBe(before + 1);
+}
+
 describe('reconnect with backoff (fake timers)', () => {
   it("seed 003: retries after 1, 2, 4, 8, 16 s, then fails until reconnect()", async () => {
     const changes: StateChange[] = [];
@@ -79,11 +88,7 @@ describe('reconnect with backoff (fake timers)', () => {
     last().drop();
     expect(c.state).toBe('reconnecting');
     for (const delay of [1000, 2000, 4000, 8000, 16000]) {
-      const before = ScriptedSocket.all.length;
-      await vi.advanceTimersByTimeAsync(delay - 1);
-      expect(ScriptedSocket.all.length).toBe(before);
-      await vi.advanceTimersByTimeAsync(1);
-      expect(ScriptedSocket.all.length).toBe(before + 1);
+      await expectRetryAfter(delay);
       last().drop();
     }
     expect(c.state).toBe('failed');
@@ -124,11 +129,7 @@ describe('reconnect with backoff (fake timers)', () => {
     last().drop();
     // attempt 0: ceiling 5000 → 5000; attempt 1: 5000 + 0.5·5000; attempt 2: 5000 + 0.5·15000
     for (const delay of [5000, 7500, 12500]) {
-      const before = ScriptedSocket.all.length;
-      await vi.advanceTimersByTimeAsync(delay - 1);
-      expect(ScriptedSocket.all.length).toBe(before);
-      await vi.advanceTimersByTimeAsync(1);
-      expect(ScriptedSocket.all.length).toBe(before + 1);
+      await expectRetryAfter(delay);
       last().drop();
     }
     c.disconnect();

@@ -24,24 +24,41 @@ async function ingestN(server: PulseServer, channel: string, from: number, to: n
 
 const SECRET = 'test-secret-test-secret-test-secret';
 
-/** A real server that requires tokens signed with SECRET, removed after the test. */
-async function jwtServer() {
+/** A real server on a fresh data dir, both removed after the test. */
+async function testServer(env?: Record<string, string>): Promise<PulseServer> {
   const tmp = tempDir();
   cleanups.push(() => tmp.remove());
-  const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: SECRET });
+  const server = await devServer(tmp.dir, env);
   cleanups.push(() => server.close());
+  return server;
+}
+
+/** A real server that requires tokens signed with SECRET, removed after the test. */
+async function jwtServer() {
+  const server = await testServer({ SKIP_AUTH: 'false', JWT_SECRET: SECRET });
   return { server, secret: SECRET };
+}
+
+/**
+ * A real server the test closes itself, and `restart()` to start a second one on the same data
+ * dir; the second server and the dir are removed after the test.
+ */
+async function restartableServer(): Promise<{ first: PulseServer; restart(): Promise<PulseServer> }> {
+  const tmp = tempDir();
+  cleanups.push(() => tmp.remove());
+  const first = await devServer(tmp.dir);
+  let second: PulseServer | undefined;
+  cleanups.push(async () => {
+    await second?.close();
+  });
+  return { first, restart: async () => (second = await devServer(tmp.dir)) };
 }
 
 describe('recovery across a server restart', () => {
   it('events ingested while the client was away arrive once, in order, with recovered: true', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    let current = await devServer(tmp.dir);
+    const servers = await restartableServer();
+    let current = servers.first;
     let second: PulseServer | undefined;
-    cleanups.push(async () => {
-      await second?.close();
-    });
     // Events from before the subscription: never delivered, not even by a recovery.
     await ingestN(current, 'market:m0', 1, 5);
     const client = new PulseClient({ url: () => current.url, WebSocket: WS, backoff: { minDelay: 20, maxDelay: 100 } });
@@ -73,7 +90,7 @@ describe('recovery across a server restart', () => {
     const first = current;
     await first.close();
     await until(() => client.state === 'reconnecting', 'reconnecting');
-    second = await devServer(tmp.dir);
+    second = await servers.restart();
     await ingestN(second, 'market:m1', 11, 20);
     await ingestN(second, 'market:m2', 1, 3); // a channel that did not exist before the outage
     await ingestN(second, 'market:m0', 6, 7); // one that existed, with nothing delivered yet
@@ -102,13 +119,9 @@ describe('recovery on the fallback transports', () => {
     ['sse', ['websocket', 'sse']],
     ['polling', ['websocket', 'polling']],
   ] as const)('over %s: events ingested during a restart arrive once, in order', async (kind, transports) => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    let current = await devServer(tmp.dir);
+    const servers = await restartableServer();
+    let current = servers.first;
     let second: PulseServer | undefined;
-    cleanups.push(async () => {
-      await second?.close();
-    });
     const client = new PulseClient({
       url: () => current.url,
       wsUrl: () => `${current.wsUrl}/blocked`,
@@ -129,7 +142,7 @@ describe('recovery on the fallback transports', () => {
     await until(() => got.length === 5, 'live events');
     await current.close();
     await until(() => client.state === 'reconnecting', 'reconnecting');
-    second = await devServer(tmp.dir);
+    second = await servers.restart();
     await ingestN(second, 'orders:r1', 6, 12);
     current = second;
     await until(() => infos.length === 2, 'resubscribed');
@@ -143,10 +156,7 @@ describe('recovery on the fallback transports', () => {
 
 describe('fallback transports', () => {
   it('uses SSE when the WebSocket upgrade is refused, and switches back when it can', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    const server = await devServer(tmp.dir);
-    cleanups.push(() => server.close());
+    const server = await testServer();
     let refuse = true;
     const client = new PulseClient({
       url: server.url,
@@ -183,10 +193,7 @@ describe('fallback transports', () => {
   });
 
   it('falls back to HTTP long-polling when neither WebSocket nor SSE is allowed', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    const server = await devServer(tmp.dir);
-    cleanups.push(() => server.close());
+    const server = await testServer();
     const client = new PulseClient({
       url: server.url,
       wsUrl: `${server.wsUrl}/blocked`,
@@ -214,10 +221,7 @@ describe('fallback transports', () => {
 
 describe('refusals', () => {
   it('a subscription over the limit fails alone with MAX_SUBSCRIPTIONS on the WebSocket', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    const server = await devServer(tmp.dir, { MAX_SUBSCRIPTIONS_PER_CLIENT: '2' });
-    cleanups.push(() => server.close());
+    const server = await testServer({ MAX_SUBSCRIPTIONS_PER_CLIENT: '2' });
     const client = new PulseClient({ url: server.url, WebSocket: WS });
     cleanups.push(() => client.disconnect());
     const subs = ['a:1', 'a:2', 'a:3'].map((c) => client.subscribe(c, {}, () => {}));
@@ -230,10 +234,7 @@ describe('refusals', () => {
   });
 
   it('an SSE stream over the limit fails the connection with MAX_SUBSCRIPTIONS instead of retrying forever', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    const server = await devServer(tmp.dir, { MAX_SUBSCRIPTIONS_PER_CLIENT: '2' });
-    cleanups.push(() => server.close());
+    const server = await testServer({ MAX_SUBSCRIPTIONS_PER_CLIENT: '2' });
     const client = new PulseClient({ url: server.url, wsUrl: `${server.wsUrl}/blocked`, transports: ['websocket', 'sse'], WebSocket: WS, backoff: { minDelay: 10, maxDelay: 20 } });
     cleanups.push(() => client.disconnect());
     const errors: string[] = [];
@@ -319,10 +320,7 @@ describe('tokens', () => {
   });
 
   it('fails with UNAUTHORIZED when the token is rejected and there is no getToken', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.remove());
-    const server = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: 'right-secret-right-secret' });
-    cleanups.push(() => server.close());
+    const server = await testServer({ SKIP_AUTH: 'false', JWT_SECRET: 'right-secret-right-secret' });
     const bad = await generateToken('u', null, 'user', { secret: 'wrong-secret-wrong-secret' });
     const client = new PulseClient({ url: server.url, WebSocket: WS, token: bad });
     cleanups.push(() => client.disconnect());

@@ -4,15 +4,12 @@
  * without Chromium.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { browserBundle, HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from '../../client/test/chromium.js';
 import { harness, type Harness } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) console.warn(`[react browser test] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+warnIfNoChromium('react browser test');
 
 let h: Harness;
 let browser: Browser;
@@ -24,23 +21,11 @@ beforeAll(async () => {
   h = await harness();
   metricsServed = (await fetch(`${h.url}/v1/metrics/campaign`)).ok;
   if (!metricsServed) console.warn('[react browser test] SKIPPED: the server does not serve /v1/metrics yet');
-  const r = await build({
-    entryPoints: [fileURLToPath(new URL('./browser-entry.tsx', import.meta.url))],
-    bundle: true,
-    format: 'iife',
-    globalName: 'PulseTest',
-    platform: 'browser',
-    target: 'es2022',
+  bundle = await browserBundle(fileURLToPath(new URL('./browser-entry.tsx', import.meta.url)), 'PulseTest', {
     jsx: 'automatic',
     define: { 'process.env.NODE_ENV': '"production"' },
-    write: false,
   });
-  bundle = r.outputFiles[0]!.text;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
