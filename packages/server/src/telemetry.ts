@@ -9,6 +9,17 @@ export interface DialectCounters {
   frames: { inc(n?: number): void };
 }
 
+/**
+ * A count kept in a plain number on the delivery path and handed to prom-client when metrics are
+ * read (the counters' `collect`), so a flush to thousands of connections never calls into it.
+ */
+class Tally {
+  pending = 0;
+  inc(n = 1): void {
+    this.pending += n;
+  }
+}
+
 export class Telemetry {
   readonly registry = new Registry();
   readonly connectedClients: Gauge;
@@ -52,8 +63,19 @@ export class Telemetry {
     this.ingested = new Counter({ name: p + 'events_ingested_total', help: 'Events accepted', labelNames: ['source'], registers: r });
     this.duplicates = new Counter({ name: p + 'events_duplicate_total', help: 'Events dropped as duplicates of an earlier id', registers: r });
     this.rejected = new Counter({ name: p + 'events_rejected_total', help: 'Events rejected at ingest', labelNames: ['code'], registers: r });
-    this.delivered = new Counter({ name: p + 'events_delivered_total', help: 'Event deliveries to clients', labelNames: ['dialect'], registers: r });
-    this.frames = new Counter({ name: p + 'frames_sent_total', help: 'Frames (messages) sent to clients', labelNames: ['dialect'], registers: r });
+    const tallies = (pick: (c: { delivered: Tally; frames: Tally }) => Tally) =>
+      function (this: Counter<'dialect'>): void {
+        for (const [dialect, c] of dialects) {
+          const t = pick(c);
+          if (t.pending) {
+            this.inc({ dialect }, t.pending);
+            t.pending = 0;
+          }
+        }
+      };
+    const dialects = this.dialects;
+    this.delivered = new Counter({ name: p + 'events_delivered_total', help: 'Event deliveries to clients', labelNames: ['dialect'], registers: r, collect: tallies((c) => c.delivered) });
+    this.frames = new Counter({ name: p + 'frames_sent_total', help: 'Frames (messages) sent to clients', labelNames: ['dialect'], registers: r, collect: tallies((c) => c.frames) });
     this.dropped = new Counter({ name: p + 'events_dropped_total', help: 'Deliveries dropped, by reason', labelNames: ['reason'], registers: r });
     this.errors = new Counter({ name: p + 'errors_total', help: 'Errors answered to clients, by code', labelNames: ['code'], registers: r });
     this.limited = new Counter({ name: p + 'limited_total', help: 'Requests, frames and connections refused by a rate or size limit, by limit', labelNames: ['limit'], registers: r });
@@ -72,17 +94,20 @@ export class Telemetry {
     collectDefaultMetrics({ register: this.registry, prefix: p + 'process_' });
   }
 
-  private dialects = new Map<string, DialectCounters>();
+  private readonly dialects = new Map<string, { delivered: Tally; frames: Tally }>();
 
   /**
-   * Delivery counters bound to one dialect. Sessions count on every flush; binding the label once
-   * keeps prom-client's per-call label hashing off the per-subscriber path.
+   * Delivery counters of one dialect. Sessions count on every flush into plain numbers; the
+   * Prometheus counters take them up when read.
    */
   forDialect(dialect: string): DialectCounters {
     let c = this.dialects.get(dialect);
     if (!c) {
-      c = { delivered: this.delivered.labels(dialect), frames: this.frames.labels(dialect) };
+      c = { delivered: new Tally(), frames: new Tally() };
       this.dialects.set(dialect, c);
+      // The series exists (at 0) from the first connection of this dialect on.
+      this.delivered.inc({ dialect }, 0);
+      this.frames.inc({ dialect }, 0);
     }
     return c;
   }

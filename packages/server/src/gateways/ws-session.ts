@@ -27,10 +27,54 @@ const TEXT = { binary: false } as const;
 /** Marks an event this dialect does not carry. */
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * A complete server text frame (RFC 6455 §5.2: FIN, opcode 1, no mask) around a string, built
+ * in one buffer. One write per connection instead of ws's header + payload writev; the same
+ * frame is shared by every connection that sends it in a cycle.
+ */
+export function textFrame(s: string): Buffer {
+  const len = Buffer.byteLength(s);
+  const hl = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const b = Buffer.allocUnsafe(hl + len);
+  b[0] = 0x81;
+  if (hl === 2) b[1] = len;
+  else if (hl === 4) {
+    b[1] = 126;
+    b.writeUInt16BE(len, 2);
+  } else {
+    b[1] = 127;
+    b.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
+    b.writeUInt32BE(len >>> 0, 6);
+  }
+  b.write(s, hl, 'utf8');
+  return b;
+}
+
+/** The payload of a frame built by `textFrame`. */
+function payloadOf(frame: Buffer): Buffer {
+  const l = frame[1];
+  return frame.subarray(l === 126 ? 4 : l === 127 ? 10 : 2);
+}
+
+interface FrameSender {
+  sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
+}
+
+/**
+ * ws's sender writes a prebuilt frame as is (the path engine.io uses for Socket.IO's prebuilt
+ * broadcast frames). Safe with perMessageDeflate off: nothing is ever queued inside the sender,
+ * so frames and `ws.send` replies reach the socket in call order.
+ */
+function frameSender(ws: WebSocket): FrameSender | null {
+  const s = (ws as unknown as { _sender?: Partial<FrameSender> })._sender;
+  return s && typeof s.sendFrame === 'function' ? (s as FrameSender) : null;
+}
+
 export class WsSession extends Session {
   readonly dialectName: string;
   private readonly counters: DialectCounters;
   private tokenTimer: NodeJS.Timeout | null = null;
+  private readonly sender: FrameSender | null;
 
   constructor(
     private readonly hub: Hub,
@@ -42,6 +86,7 @@ export class WsSession extends Session {
     super(hub, principal);
     this.dialectName = codec.name;
     this.counters = hub.telemetry.forDialect(codec.name);
+    this.sender = frameSender(ws);
     this.armTokenExpiry();
   }
 
@@ -100,15 +145,15 @@ export class WsSession extends Session {
           parts.push(s);
           size += s.length;
           if (size >= MAX_BATCH_CHARS) {
-            out.push(Buffer.from(batch(parts)));
+            out.push(textFrame(batch(parts)));
             parts = [];
             size = 0;
           }
         }
-        if (parts.length) out.push(Buffer.from(batch(parts)));
+        if (parts.length) out.push(textFrame(batch(parts)));
         cache.set(key, d, q, out);
       }
-      for (const b of out) this.ws.send(b, TEXT);
+      for (const b of out) this.sendFrame(b);
       frames = out.length;
       events = q.length;
     } else {
@@ -117,17 +162,23 @@ export class WsSession extends Session {
         let b = env.bufs?.[d];
         if (b === undefined) {
           const s = this.codec.encode(env);
-          b = s === '' ? EMPTY : Buffer.from(s);
+          b = s === '' ? EMPTY : textFrame(s);
           (env.bufs ??= [])[d] = b;
         }
         if (b === EMPTY) continue;
-        this.ws.send(b, TEXT);
+        this.sendFrame(b);
         frames++;
         events++;
       }
     }
     if (events) this.counters.delivered.inc(events);
     if (frames) this.counters.frames.inc(frames);
+  }
+
+  /** Write a frame built by `textFrame`. */
+  private sendFrame(frame: Buffer): void {
+    if (this.sender !== null) this.sender.sendFrame([frame]);
+    else this.ws.send(payloadOf(frame), TEXT);
   }
 
   terminate(code: number, reason: ErrorCode | string): void {

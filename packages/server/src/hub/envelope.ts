@@ -17,7 +17,7 @@ export interface Envelope {
   clientId: boolean;
   /** Encodings by dialect id; '' means "this dialect does not carry this event". */
   enc: Array<string | undefined>;
-  /** UTF-8 frames by dialect, for dialects that send one frame per event. */
+  /** Complete WebSocket frames by dialect, for dialects that send one frame per event. */
   bufs?: Array<Buffer | undefined>;
   /** Socket.IO packets with their prebuilt WebSocket frames, by dialect; null: not carried. */
   sio?: Array<SioWire | null | undefined>;

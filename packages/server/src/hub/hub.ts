@@ -2,8 +2,12 @@
  * The hub: one path for every event. validate → dedupe → offsets → group commit → ring →
  * fan-out into session queues → one flush per dirty session → sinks (metrics).
  *
- * Everything accepted during one event-loop turn is committed and delivered together, so an
- * idle server sends at once and a busy one gathers many events into each frame on its own.
+ * Everything accepted during one event-loop turn is committed together. Delivery is a rolling
+ * sweep over the connections that have something queued, a slice of a few milliseconds per
+ * event-loop turn: an idle server sends at once; under load, events committed while the sweep
+ * is under way join the queues of the connections it has not reached yet, so each connection
+ * gets everything since its last visit in one frame, and no event waits for a whole broadcast
+ * to finish before its own begins.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -50,6 +54,22 @@ export interface IngestOptions {
 
 export type { SubscribeOptions, SubscribeResult } from './subscribe.js';
 
+/**
+ * Encodings are shared until every connection has been sent the event; then the history ring
+ * keeps the event, not its wire forms (a later recovery re-encodes what it replays).
+ */
+function dropEncodings(envs: readonly Envelope[]): void {
+  for (let i = 0; i < envs.length; i++) {
+    const env = envs[i];
+    if (env.enc.length) env.enc = [];
+    env.bufs = undefined;
+    env.sio = undefined;
+  }
+}
+
+/** How long one slice of the delivery sweep may run before the event loop gets a turn. */
+const FLUSH_SLICE_MS = 5;
+
 export class Hub {
   readonly log: MemoryLog;
   private readonly reader: LogReader;
@@ -65,7 +85,21 @@ export class Hub {
   private enrichers = new Map<string, Enricher>();
   private accepted: Envelope[] = [];
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Sessions with something queued, in the order they were marked; `dirtyPos` is the next one. */
   private dirty: Session[] = [];
+  private dirtyPos = 0;
+  /** Where the current sweep ends in `dirty`: every session marked before it began. */
+  private sweepEnd = 0;
+  /** Envelopes committed before the current sweep began (all delivered when it ends). */
+  private sweepEnvs: Envelope[] = [];
+  /** Envelopes committed since. */
+  private nextEnvs: Envelope[] = [];
+  private flushScheduled = false;
+  private fanningOut = false;
+  private readonly flushSlice = () => {
+    this.flushScheduled = false;
+    this.flushDirty();
+  };
   private scheduled = false;
   private committing = false;
   private stamp = 0;
@@ -283,19 +317,27 @@ export class Hub {
     this.committing = false;
 
     const delivered: PulseEvent[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const env = batch[i];
-      if (dups.size && dups.has(env.event.id)) {
-        this.telemetry.duplicates.inc();
-        continue;
+    // The flush below continues the sweep; sessions marked now must not schedule another slice
+    // ahead of commits already waiting for their turn.
+    this.fanningOut = true;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        const env = batch[i];
+        if (dups.size && dups.has(env.event.id)) {
+          this.telemetry.duplicates.inc();
+          continue;
+        }
+        const ch = this.log.get(env.event.channel);
+        if (ch && ch.epoch === env.event.epoch) ch.push(env);
+        this.index.fanout(env);
+        if (env.durable) delivered.push(env.event);
       }
-      const ch = this.log.get(env.event.channel);
-      if (ch && ch.epoch === env.event.epoch) ch.push(env);
-      this.index.fanout(env);
-      if (env.durable) delivered.push(env.event);
+    } finally {
+      this.fanningOut = false;
     }
     // Frames first, so delivery latency does not include the metric roll-ups; then the sinks,
     // then the durable answers (which therefore see the metrics already updated).
+    for (let i = 0; i < batch.length; i++) this.nextEnvs.push(batch[i]);
     this.flushDirty();
     if (batch.length) this.telemetry.fanoutLatency.observe((Date.now() - batch[0].acceptedAt) / 1000);
     if (delivered.length) {
@@ -309,38 +351,73 @@ export class Hub {
       }
     }
     for (const w of waiters) w.resolve();
-    // Encodings are shared within this cycle only; the history ring keeps the event, not its
-    // wire forms (a later recovery re-encodes what it replays).
-    for (let i = 0; i < batch.length; i++) {
-      const env = batch[i];
-      if (env.enc.length) env.enc = [];
-      env.bufs = undefined;
-      env.sio = undefined;
-    }
     if (this.accepted.length || this.waiters.length) this.schedule();
   }
 
   markDirty(s: Session): void {
     this.dirty.push(s);
     // A recovery may queue events outside a cycle; make sure a flush follows.
-    if (!this.committing) this.schedule();
+    if (!this.committing && !this.fanningOut) this.scheduleFlush();
   }
 
-  private flushDirty(): void {
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushSlice);
+    }
+  }
+
+  /**
+   * One slice of the sweep: flush queued sessions in order until `budgetMs` has passed, then
+   * yield to the event loop (ingest, commits) and continue on the next turn. A session reached
+   * later in the sweep sends everything committed until then.
+   */
+  private flushDirty(budgetMs = FLUSH_SLICE_MS): void {
     const list = this.dirty;
-    if (list.length === 0) return;
-    this.dirty = [];
-    for (const s of list) {
+    const start = performance.now();
+    let i = this.dirtyPos;
+    while (i < list.length) {
+      if (i === this.sweepEnd) this.endSweep(i);
+      const s = list[i++];
       s.dirty = false;
-      if (s.closed) continue;
-      try {
-        s.flush();
-      } catch (e) {
-        this.logger.warn({ err: e, session: s.id }, 'flush failed; closing session');
-        s.terminate(1011, 'INTERNAL');
+      if (!s.closed) {
+        try {
+          s.flush();
+        } catch (e) {
+          this.logger.warn({ err: e, session: s.id }, 'flush failed; closing session');
+          s.terminate(1011, 'INTERNAL');
+        }
       }
+      if ((i & 7) === 0 && performance.now() - start >= budgetMs) break;
     }
     this.frames.clear();
+    if (i < list.length) {
+      if (i >= 4096) {
+        // Drop the flushed head so a list that never empties under load does not grow.
+        this.dirty = list.slice(i);
+        this.sweepEnd -= i;
+        i = 0;
+      }
+      this.dirtyPos = i;
+      this.scheduleFlush();
+      return;
+    }
+    // Every queue is empty: everything committed so far has been sent.
+    dropEncodings(this.sweepEnvs);
+    dropEncodings(this.nextEnvs);
+    this.sweepEnvs = [];
+    this.nextEnvs = [];
+    this.dirty = [];
+    this.dirtyPos = 0;
+    this.sweepEnd = 0;
+  }
+
+  /** The sessions marked before the current sweep began are flushed: begin the next sweep. */
+  private endSweep(at: number): void {
+    dropEncodings(this.sweepEnvs);
+    this.sweepEnvs = this.nextEnvs;
+    this.nextEnvs = [];
+    this.sweepEnd = this.dirty.length > at ? this.dirty.length : at;
   }
 
   // ---- sessions and subscriptions ------------------------------------------------------------
@@ -413,6 +490,6 @@ export class Hub {
       if (!this.committing) await this.cycle();
       else await new Promise((r) => setImmediate(r));
     }
-    this.flushDirty();
+    this.flushDirty(Infinity);
   }
 }
