@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ScenarioName } from './lib/config.js';
+import { setupPinning } from './lib/pin.js';
 import { BENCH, PEERS, ROOT, startPeer, type PeerDef, type RunningPeer } from './lib/peers.js';
 import { summarize, type ProfileSummary } from './lib/profile.js';
 import { snapshotPulse } from './lib/snapshot.js';
@@ -39,8 +40,10 @@ const machine = {
   node: process.version,
   fdLimit,
   loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  pinning: setupPinning(cfg.pin),
 };
 log(`pulse bench ${cfg.quick ? '(quick) ' : ''}on ${machine.nproc} × ${machine.cpu}, node ${machine.node}, fd limit ${fdLimit}, load ${machine.loadavg.join(' ')}`);
+log(machine.pinning ? `pinned: server under test on CPU ${machine.pinning.server}, load generator on CPU ${machine.pinning.generator}` : 'not pinned (--pin=false, one CPU, or no taskset)');
 const needFds = Math.max(cfg.s4Connections, cfg.s1Subscribers, cfg.s2Channels * cfg.s2PerChannel, cfg.s5Clients) / cfg.sinkWorkers + 1000;
 if (fdLimit < needFds) log(`warning: fd limit ${fdLimit} may be too low for ${Math.round(needFds)} sockets per worker`);
 

@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Reply } from './messages.js';
+import { pinGenerator } from './pin.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -22,6 +23,7 @@ export class Child {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    if (this.proc.pid) pinGenerator(this.proc.pid);
     this.proc.on('message', (raw) => {
       const reply = raw as Reply<unknown>;
       const w = this.waiting.get(reply.rid);

@@ -34,6 +34,8 @@ export interface BenchConfig {
   profileAll: boolean;
   /** Benchmark this commit of Pulse (exported to a temp dir) instead of the working tree. */
   pulseRef: string | null;
+  /** Pin the server to CPU 0 and the generator to the others (taskset). */
+  pin: boolean;
 }
 
 /** --quick compares Pulse with the baseline and the ceiling only, to stay near a minute. */
@@ -54,6 +56,7 @@ const HELP = `usage: npm run bench -- [options]
   --pad=<bytes>           padding in each event's data (64)
   --profile               CPU-profile the Pulse server during each scenario's load (V8 inspector) and print its top functions
   --profile-all           profile every peer
+  --pin=false             do not pin the server to CPU 0 and the load generator to the other CPUs (taskset)
   --pulse-ref=<commit>    benchmark a committed Pulse (git archive to a temp dir), not the working tree
 `;
 
@@ -83,7 +86,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     for (const i of items) if (!all.includes(i)) throw new Error(`--${name}: unknown ${i}; choose from ${all.join(',')}`);
     return items;
   };
-  const known = new Set(['quick', 'peers', 'scenarios', 'step', 'p99-limit', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref']);
+  const known = new Set(['quick', 'peers', 'scenarios', 'step', 'p99-limit', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref', 'pin']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${HELP}`);
   return {
     quick,
@@ -111,6 +114,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     profile: flags.get('profile') === 'true' || flags.get('profile-all') === 'true',
     profileAll: flags.get('profile-all') === 'true',
     pulseRef: flags.get('pulse-ref') ?? null,
+    pin: flags.get('pin') !== 'false',
   };
 }
 

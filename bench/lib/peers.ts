@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dialect, PublishTarget } from './messages.js';
+import { serverExecPrefix } from './pin.js';
 import { InspectorProfiler, inspectorUrl } from './inspector.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -162,7 +163,7 @@ export async function startPeer(def: PeerDef, opts: StartOptions): Promise<Runni
   const logFile = path.join(opts.logDir, `${opts.tag}.log`);
   const log = createWriteStream(logFile);
   // Through a shell only to raise the soft fd limit to the hard one: 10,000 sockets need it.
-  const child: ChildProcess = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...nodeArgs, script], {
+  const child: ChildProcess = spawn('sh', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${serverExecPrefix()}"$0" "$@"`, process.execPath, ...nodeArgs, script], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
