@@ -15,7 +15,6 @@ import type { Hub } from '../hub/hub.js';
 import { Session } from '../hub/session.js';
 import type { DialectCounters } from '../telemetry.js';
 import { Dialect, type Envelope, type SioWire } from '../hub/envelope.js';
-import * as ws from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { Authenticator } from '../auth/tokens.js';
 import { visibleEvents } from '../auth/permissions.js';
@@ -25,6 +24,7 @@ import { isOriginAllowed } from '../http/origins.js';
 const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener', 'error', 'connected', 'subscribed', 'history', 'stats']);
 /** Packets queued in engine.io past this and the socket is dropped as a slow consumer. */
 const MAX_ENGINE_BUFFER = 10_000;
+const EMPTY = Buffer.alloc(0);
 
 export function contractEvent(e: Envelope['event']): Record<string, unknown> {
   return {
@@ -39,8 +39,20 @@ export function contractEvent(e: Envelope['event']): Record<string, unknown> {
   };
 }
 
+/** `contractEvent` as JSON, around the data JSON serialised at ingest (same keys, same order). */
 function encodeContract(env: Envelope): string {
-  return '2["event",' + JSON.stringify(contractEvent(env.event)) + ']';
+  const e = env.event;
+  return (
+    '2["event",{"id":' + JSON.stringify(e.id) +
+    ',"type":' + JSON.stringify(e.type) +
+    ',"contractId":' + JSON.stringify(channelId(e.channel)) +
+    ',"txId":' + (e.txId === undefined ? 'null' : JSON.stringify(e.txId)) +
+    ',"blockHeight":' + (e.blockHeight === undefined ? 'null' : JSON.stringify(e.blockHeight)) +
+    ',"timestamp":' + JSON.stringify(e.ts) +
+    ',"data":' + env.dataJson +
+    ',"offset":' + JSON.stringify(e.offset) +
+    '}]'
+  );
 }
 
 function encodeRoom(env: Envelope): string {
@@ -49,17 +61,96 @@ function encodeRoom(env: Envelope): string {
   return '2[' + JSON.stringify(e.type) + ',{"type":' + JSON.stringify(e.type) + ',"timestamp":"' + new Date(e.ts).toISOString() + '","data":' + env.dataJson + '}]';
 }
 
-/** ws's frame builder: a public export (`Sender.frame`) that @types/ws does not declare. */
-const Sender = (ws as unknown as { Sender: { frame(data: Buffer, o: { readOnly: boolean; mask: boolean; rsv1: boolean; opcode: number; fin: boolean }): Buffer[] } }).Sender;
+/**
+ * A complete server WebSocket text frame (RFC 6455 §5.2: FIN, opcode 1, no mask) holding the
+ * engine.io message packet `4<packet>`, in one buffer.
+ */
+function sioFrame(packet: string): Buffer {
+  const len = 1 + Buffer.byteLength(packet);
+  const hl = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const b = Buffer.allocUnsafe(hl + len);
+  b[0] = 0x81;
+  if (hl === 2) b[1] = len;
+  else if (hl === 4) {
+    b[1] = 126;
+    b.writeUInt16BE(len, 2);
+  } else {
+    b[1] = 127;
+    b.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
+    b.writeUInt32BE(len >>> 0, 6);
+  }
+  b[hl] = 0x34; // '4': engine.io "message"
+  b.write(packet, hl + 1, 'utf8');
+  return b;
+}
 
 /**
- * A Socket.IO packet and, as Socket.IO's own broadcast does, its WebSocket frame built once for
- * every WebSocket client (engine.io sends `wsPreEncodedFrame` as is; polling clients use `packet`).
+ * A Socket.IO packet and its complete WebSocket frame, built once per event and dialect for every
+ * client. Polling clients (and engine.io's own path) take `packet`; engine.io would also send
+ * `opts.wsPreEncodedFrame` as is, as it does for Socket.IO's own broadcasts.
  */
 function wireForm(packet: string): SioWire | null {
   if (packet === '') return null;
-  const frame = Sender.frame(Buffer.from('4' + packet), { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true });
-  return { packet, opts: { wsPreEncodedFrame: frame } };
+  return { packet, opts: { wsPreEncodedFrame: [sioFrame(packet)] } };
+}
+
+function wireOf(env: Envelope, d: number): SioWire | null {
+  let w = env.sio?.[d];
+  if (w === undefined) w = (env.sio ??= [])[d] = wireForm(d === Dialect.SIO_CONTRACT ? encodeContract(env) : encodeRoom(env));
+  return w;
+}
+
+/** What the gateway reads of engine.io's connection (most of it outside engine.io's public types). */
+interface EngineConn {
+  readyState: string;
+  upgrading: boolean;
+  writeBuffer: unknown[];
+  transport: {
+    name: string;
+    perMessageDeflate?: unknown;
+    socket?: { readyState: number; bufferedAmount: number; _sender?: { sendFrame?: (list: Buffer[], cb?: (err?: Error) => void) => void } };
+  };
+  write(data: string, opts: SioWire['opts']): void;
+}
+
+/**
+ * The WebSocket (ws) under an engine.io connection when a prebuilt frame may be written to it
+ * directly, in order with everything engine.io sent before: the connection is open on the
+ * WebSocket transport, without per-message compression, and engine.io holds no packet of its own
+ * that is still waiting to be written (its `writeBuffer` is empty). Otherwise null: use engine.io.
+ */
+function directSocket(conn: EngineConn): NonNullable<EngineConn['transport']['socket']> | null {
+  if (conn.upgrading || conn.writeBuffer.length !== 0) return null;
+  const t = conn.transport;
+  if (t.name !== 'websocket' || t.perMessageDeflate) return null;
+  const ws = t.socket;
+  if (ws === undefined || ws.readyState !== 1 || typeof ws._sender?.sendFrame !== 'function') return null;
+  return ws;
+}
+
+/** Frames written together to one connection; reused, so a flush allocates nothing per event. */
+const scratch: Buffer[] = [];
+/**
+ * The last multi-frame write, shared by the next connection whose queue holds the very same frames
+ * (with one busy channel, every subscriber's queue does).
+ */
+let lastParts: Buffer[] = [];
+let lastJoined: Buffer | null = null;
+
+function joined(parts: Buffer[], n: number): Buffer {
+  if (lastJoined !== null && lastParts.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (lastParts[i] !== parts[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastJoined;
+  }
+  lastParts = parts.slice(0, n);
+  lastJoined = Buffer.concat(lastParts);
+  return lastJoined;
 }
 
 class SocketIoSession extends Session {
@@ -74,30 +165,42 @@ class SocketIoSession extends Session {
     this.counters = hub.telemetry.forDialect('socketio');
   }
 
+  /**
+   * Send everything queued. Self-contained: encodings are made on first use (whenever the hub
+   * calls this), and a connection's events go out as one socket write of their prebuilt frames,
+   * one Socket.IO packet per frame as the protocol requires.
+   */
   flush(): void {
     const q = this.queue;
     const subs = this.queueSubs;
     this.queue = [];
     this.queueSubs = [];
-    const conn = this.socket.conn;
-    if (this.closed || conn.readyState !== 'open' || q.length === 0) return;
-    // engine.io keeps packets it could not write yet in writeBuffer (not in its public types).
-    if ((conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length > MAX_ENGINE_BUFFER) {
+    if (this.closed || q.length === 0) return;
+    const conn = this.socket.conn as unknown as EngineConn;
+    if (conn.readyState !== 'open') return;
+    const ws = directSocket(conn);
+    if (conn.writeBuffer.length > MAX_ENGINE_BUFFER || (ws !== null && ws.bufferedAmount > this.hub.config.MAX_BUFFERED_BYTES)) {
       this.hub.telemetry.dropped.inc({ reason: 'slow_consumer' }, q.length);
       this.socket.emit('error', { message: 'Connection could not keep up', code: 'SLOW_CONSUMER' });
       this.terminate(4008, 'SLOW_CONSUMER');
       return;
     }
     let n = 0;
-    for (let i = 0; i < q.length; i++) {
-      const env = q[i];
-      const d = subs[i].dialect;
-      let w = env.sio?.[d];
-      if (w === undefined) w = (env.sio ??= [])[d] = wireForm(d === Dialect.SIO_CONTRACT ? encodeContract(env) : encodeRoom(env));
-      if (w === null) continue;
-      // engine.io's types omit the options it reads (wsPreEncodedFrame).
-      (conn.write as (data: string, opts: SioWire['opts']) => void).call(conn, w.packet, w.opts);
-      n++;
+    if (ws !== null) {
+      for (let i = 0; i < q.length; i++) {
+        const w = wireOf(q[i], subs[i].dialect);
+        if (w !== null) scratch[n++] = w.opts.wsPreEncodedFrame[0];
+      }
+      if (n === 1) ws._sender!.sendFrame!([scratch[0]]);
+      else if (n > 1) ws._sender!.sendFrame!([joined(scratch, n)]);
+      scratch.fill(EMPTY, 0, n);
+    } else {
+      for (let i = 0; i < q.length; i++) {
+        const w = wireOf(q[i], subs[i].dialect);
+        if (w === null) continue;
+        conn.write(w.packet, w.opts);
+        n++;
+      }
     }
     if (n) {
       this.counters.delivered.inc(n);
