@@ -17,6 +17,7 @@ import type { DialectCounters } from '../telemetry.js';
 import { Dialect, type Envelope, type SioWire } from '../hub/envelope.js';
 import type { Principal } from '../auth/principal.js';
 import type { Authenticator } from '../auth/tokens.js';
+import type { MessageGate } from '../limits/guard.js';
 import { visibleEvents } from '../auth/permissions.js';
 import { isOriginAllowed } from '../http/origins.js';
 
@@ -25,6 +26,7 @@ const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecti
 /** Packets queued in engine.io past this and the socket is dropped as a slow consumer. */
 const MAX_ENGINE_BUFFER = 10_000;
 const EMPTY = Buffer.alloc(0);
+const GLOBAL_ROOM = 'global:all';
 
 export function contractEvent(e: Envelope['event']): Record<string, unknown> {
   return {
@@ -153,16 +155,33 @@ function joined(parts: Buffer[], n: number): Buffer {
   return lastJoined;
 }
 
+/**
+ * One Socket.IO connection: its hub session and all its per-connection state (the handlers are
+ * shared by every connection, so a connection costs this object, not a set of closures).
+ */
 class SocketIoSession extends Session {
   readonly dialectName = 'socketio';
   private readonly counters: DialectCounters;
+  /** Client messages per second (null: unlimited). */
+  readonly gate: MessageGate | null;
+  expiry: NodeJS.Timeout | null = null;
   constructor(
-    private hub: Hub,
+    readonly hub: Hub,
     readonly socket: Socket,
     principal: Principal,
   ) {
     super(hub, principal);
     this.counters = hub.telemetry.forDialect('socketio');
+    this.gate = hub.guard?.messageGate() ?? null;
+  }
+
+  /** Seed 004: every client is in its own room and the global room. */
+  autoRooms(): string[] {
+    return this.principal.address ? [`user:${this.principal.address}`, GLOBAL_ROOM] : [GLOBAL_ROOM];
+  }
+
+  isAutoRoom(room: string): boolean {
+    return room === GLOBAL_ROOM || (this.principal.address !== null && room === `user:${this.principal.address}`);
   }
 
   /**
@@ -232,6 +251,146 @@ function ackOf(args: unknown[]): Ack | null {
   return typeof last === 'function' ? (last as Ack) : null;
 }
 
+function expire(s: SocketIoSession): void {
+  s.socket.emit('error', { message: 'Token expired', code: 'TOKEN_EXPIRED' satisfies ErrorCode });
+  s.terminate(4009, 'TOKEN_EXPIRED');
+}
+
+function onDisconnect(this: Socket): void {
+  const s = this.data.session as SocketIoSession;
+  if (s.expiry) clearTimeout(s.expiry);
+  s.hub.detach(s);
+}
+
+function fail(s: SocketIoSession, e: unknown, ack: Ack | null, extra: Record<string, unknown> = {}): void {
+  const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
+  if (!isPulseError(e)) s.hub.logger.error({ err: e }, 'socket.io request failed');
+  s.hub.telemetry.errors.inc({ code: pe.code });
+  if (ack) ack({ success: false, ...extra, message: pe.message, code: pe.code });
+  else s.socket.emit('error', { message: pe.message, code: pe.code });
+}
+
+const invalid = (msg: string) => new PulseError('INVALID_MESSAGE', msg);
+
+/**
+ * Every client message, for every connection (`this` is the socket): the message rate limit
+ * first, then the request. Unknown events are ignored.
+ */
+function onMessage(this: Socket, event: string, ...args: unknown[]): void {
+  const s = this.data.session as SocketIoSession | undefined;
+  if (s === undefined || s.closed) return;
+  const ack = ackOf(args);
+  const limited = s.gate?.take();
+  if (limited) {
+    const pe = limited.error;
+    s.hub.telemetry.errors.inc({ code: pe.code });
+    if (ack) ack({ success: false, message: pe.message, code: pe.code, retryAfter: pe.retryAfter });
+    else this.emit('error', { message: pe.message, code: pe.code, retryAfter: pe.retryAfter });
+    if (limited.close) s.terminate(4029, 'RATE_LIMITED');
+    return;
+  }
+  switch (event) {
+    case 'subscribe':
+      return onSubscribe(s, args[0], ack);
+    case 'unsubscribe':
+      return onUnsubscribe(s, args[0], ack);
+    case 'getHistory':
+      return onGetHistory(s, args[0], ack);
+    case 'getStats':
+      return onGetStats(s, args[0], ack);
+    case 'getRooms': {
+      const rooms = [...s.subs.keys()];
+      if (ack) ack(rooms);
+      else this.emit('rooms', rooms);
+      return;
+    }
+    case 'ping': {
+      const res = { type: 'pong', timestamp: new Date().toISOString() };
+      if (ack) ack(res);
+      else this.emit('pong', res);
+      return;
+    }
+  }
+}
+
+function onSubscribe(s: SocketIoSession, payload: unknown, ack: Ack | null): void {
+  const hub = s.hub;
+  const c = contractSub.safeParse(payload);
+  if (c.success) {
+    const channel = `contract:${c.data.contractId}`;
+    hub.subscribe(s, channel, { types: c.data.eventTypes ?? null, dialect: Dialect.SIO_CONTRACT }).then(
+      () => {
+        const r = { contractId: c.data.contractId, eventTypes: c.data.eventTypes ?? [], timestamp: Date.now() };
+        s.socket.emit('subscribed', r);
+        ack?.({ success: true, room: channel, ...r });
+      },
+      (e) => fail(s, e, ack, { contractId: c.data.contractId }),
+    );
+    return;
+  }
+  const r = roomSub.safeParse(payload);
+  if (!r.success) return fail(s, invalid('subscribe expects {contractId, eventTypes?} or {room, id}'), ack);
+  const room = `${r.data.room}:${r.data.id}`;
+  // Subscribing again to an auto-joined room keeps it outside the client's limit.
+  hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM, system: s.isAutoRoom(room) }).then(
+    () => {
+      const res = { success: true, room, message: `Subscribed to ${room}` };
+      if (ack) ack(res);
+      else s.socket.emit('subscribed', res);
+    },
+    (e) => fail(s, e, ack, { room }),
+  );
+}
+
+function onUnsubscribe(s: SocketIoSession, payload: unknown, ack: Ack | null): void {
+  const c = contractSub.pick({ contractId: true }).safeParse(payload);
+  const r = roomSub.safeParse(payload);
+  const target = c.success ? `contract:${c.data.contractId}` : r.success ? `${r.data.room}:${r.data.id}` : null;
+  if (!target) return fail(s, invalid('unsubscribe expects {contractId} or {room, id}'), ack);
+  try {
+    s.hub.unsubscribe(s, target);
+    const res = c.success ? { contractId: c.data.contractId, timestamp: Date.now() } : { success: true, room: target, message: `Unsubscribed from ${target}` };
+    if (ack) ack({ success: true, ...res });
+    else if (c.success) s.socket.emit('unsubscribed', res);
+  } catch (e) {
+    fail(s, e, ack, { room: target });
+  }
+}
+
+function onGetHistory(s: SocketIoSession, payload: unknown, ack: Ack | null): void {
+  const h = historyReq.safeParse(payload);
+  if (!h.success) return fail(s, invalid('getHistory expects {contractId, limit?}'), ack);
+  const limit = Math.min(h.data.limit ?? 50, 100);
+  const channel = `contract:${h.data.contractId}`;
+  const principal = s.principal;
+  if (!s.hub.canSubscribe(principal, channel)) return fail(s, new PulseError('FORBIDDEN'), ack);
+  s.hub.history(channel, { limit }).then(
+    (r) => {
+      // Newest first, as the seed's Redis list returns them.
+      const events = visibleEvents(principal, r.events).map(contractEvent).reverse();
+      const out = { contractId: h.data.contractId, events, count: events.length, limit };
+      s.socket.emit('history', out);
+      ack?.(out);
+    },
+    (e) => fail(s, e, ack),
+  );
+}
+
+function onGetStats(s: SocketIoSession, payload: unknown, ack: Ack | null): void {
+  const q = statsReq.safeParse(payload);
+  if (!q.success) return fail(s, invalid('getStats expects {contractId}'), ack);
+  const channel = `contract:${q.data.contractId}`;
+  if (!s.hub.canSubscribe(s.principal, channel)) return fail(s, new PulseError('FORBIDDEN'), ack);
+  s.hub.stats(channel).then(
+    (st) => {
+      const out = { contractId: q.data.contractId, stats: { totalEvents: st.totalEvents, eventsByType: st.eventsByType, lastUpdated: st.lastUpdated ?? Date.now() } };
+      s.socket.emit('stats', out);
+      ack?.(out);
+    },
+    (e) => fail(s, e, ack),
+  );
+}
+
 export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer): IOServer {
   const cfg = hub.config;
   const io = new IOServer(http, {
@@ -278,43 +437,19 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
   });
 
   io.on('connection', (socket) => {
-    const principal = socket.data.principal as Principal;
-    const s = new SocketIoSession(hub, socket, principal);
+    const s = new SocketIoSession(hub, socket, socket.data.principal as Principal);
+    socket.data.session = s;
     hub.attach(s);
-    const fail = (e: unknown, ack: Ack | null, extra: Record<string, unknown> = {}) => {
-      const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
-      if (!isPulseError(e)) hub.logger.error({ err: e }, 'socket.io request failed');
-      hub.telemetry.errors.inc({ code: pe.code });
-      if (ack) ack({ success: false, ...extra, message: pe.message, code: pe.code });
-      else socket.emit('error', { message: pe.message, code: pe.code });
-    };
-    const invalid = (msg: string) => new PulseError('INVALID_MESSAGE', msg);
-    const gate = hub.guard?.messageGate() ?? null;
-    socket.use((packet, next) => {
-      const limited = gate?.take();
-      if (!limited) return next();
-      const ack = ackOf(packet);
-      const pe = limited.error;
-      hub.telemetry.errors.inc({ code: pe.code });
-      if (ack) ack({ success: false, message: pe.message, code: pe.code, retryAfter: pe.retryAfter });
-      else socket.emit('error', { message: pe.message, code: pe.code, retryAfter: pe.retryAfter });
-      if (limited.close) s.terminate(4029, 'RATE_LIMITED');
-    });
+    socket.onAny(onMessage);
+    socket.on('disconnect', onDisconnect);
 
-    let expiry: NodeJS.Timeout | null = null;
+    const principal = s.principal;
     if (principal.expiresAt !== null && principal.expiresAt - Date.now() < 2 ** 31 - 1) {
-      expiry = setTimeout(() => {
-        socket.emit('error', { message: 'Token expired', code: 'TOKEN_EXPIRED' satisfies ErrorCode });
-        s.terminate(4009, 'TOKEN_EXPIRED');
-      }, Math.max(0, principal.expiresAt - Date.now()));
-      expiry.unref();
+      s.expiry = setTimeout(expire, Math.max(0, principal.expiresAt - Date.now()), s);
+      s.expiry.unref();
     }
 
-    // Seed 004: every client is in its own room and the global room.
-    const auto: string[] = [];
-    if (principal.address) auto.push(`user:${principal.address}`);
-    auto.push('global:all');
-    const joins = auto.map((room) => hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM, system: true }).catch(() => null));
+    const joins = s.autoRooms().map((room) => hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM, system: true }).catch(() => null));
     void Promise.all(joins).then(() => {
       socket.emit('connected', {
         message: 'Connected to Pulse real-time server',
@@ -323,107 +458,6 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
         timestamp: Date.now(),
         rooms: [...s.subs.keys()],
       });
-    });
-
-    socket.on('subscribe', (...args: unknown[]) => {
-      const ack = ackOf(args);
-      const payload = args[0];
-      const c = contractSub.safeParse(payload);
-      if (c.success) {
-        const channel = `contract:${c.data.contractId}`;
-        hub.subscribe(s, channel, { types: c.data.eventTypes ?? null, dialect: Dialect.SIO_CONTRACT }).then(
-          () => {
-            const r = { contractId: c.data.contractId, eventTypes: c.data.eventTypes ?? [], timestamp: Date.now() };
-            socket.emit('subscribed', r);
-            ack?.({ success: true, room: channel, ...r });
-          },
-          (e) => fail(e, ack, { contractId: c.data.contractId }),
-        );
-        return;
-      }
-      const r = roomSub.safeParse(payload);
-      if (!r.success) return fail(invalid('subscribe expects {contractId, eventTypes?} or {room, id}'), ack);
-      const room = `${r.data.room}:${r.data.id}`;
-      // Subscribing again to an auto-joined room keeps it outside the client's limit.
-      hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM, system: auto.includes(room) }).then(
-        () => {
-          const res = { success: true, room, message: `Subscribed to ${room}` };
-          if (ack) ack(res);
-          else socket.emit('subscribed', res);
-        },
-        (e) => fail(e, ack, { room }),
-      );
-    });
-
-    socket.on('unsubscribe', (...args: unknown[]) => {
-      const ack = ackOf(args);
-      const payload = args[0];
-      const c = contractSub.pick({ contractId: true }).safeParse(payload);
-      const r = roomSub.safeParse(payload);
-      const target = c.success ? `contract:${c.data.contractId}` : r.success ? `${r.data.room}:${r.data.id}` : null;
-      if (!target) return fail(invalid('unsubscribe expects {contractId} or {room, id}'), ack);
-      try {
-        hub.unsubscribe(s, target);
-        const res = c.success ? { contractId: c.data.contractId, timestamp: Date.now() } : { success: true, room: target, message: `Unsubscribed from ${target}` };
-        if (ack) ack({ success: true, ...res });
-        else if (c.success) socket.emit('unsubscribed', res);
-      } catch (e) {
-        fail(e, ack, { room: target });
-      }
-    });
-
-    socket.on('getHistory', (...args: unknown[]) => {
-      const ack = ackOf(args);
-      const h = historyReq.safeParse(args[0]);
-      if (!h.success) return fail(invalid('getHistory expects {contractId, limit?}'), ack);
-      const limit = Math.min(h.data.limit ?? 50, 100);
-      const channel = `contract:${h.data.contractId}`;
-      if (!hub.canSubscribe(principal, channel)) return fail(new PulseError('FORBIDDEN'), ack);
-      hub.history(channel, { limit }).then(
-        (r) => {
-          // Newest first, as the seed's Redis list returns them.
-          const events = visibleEvents(principal, r.events).map(contractEvent).reverse();
-          const out = { contractId: h.data.contractId, events, count: events.length, limit };
-          socket.emit('history', out);
-          ack?.(out);
-        },
-        (e) => fail(e, ack),
-      );
-    });
-
-    socket.on('getStats', (...args: unknown[]) => {
-      const ack = ackOf(args);
-      const q = statsReq.safeParse(args[0]);
-      if (!q.success) return fail(invalid('getStats expects {contractId}'), ack);
-      const channel = `contract:${q.data.contractId}`;
-      if (!hub.canSubscribe(principal, channel)) return fail(new PulseError('FORBIDDEN'), ack);
-      hub.stats(channel).then(
-        (st) => {
-          const out = { contractId: q.data.contractId, stats: { totalEvents: st.totalEvents, eventsByType: st.eventsByType, lastUpdated: st.lastUpdated ?? Date.now() } };
-          socket.emit('stats', out);
-          ack?.(out);
-        },
-        (e) => fail(e, ack),
-      );
-    });
-
-    socket.on('getRooms', (...args: unknown[]) => {
-      const ack = ackOf(args);
-      const rooms = [...s.subs.keys()];
-      if (ack) ack(rooms);
-      else socket.emit('rooms', rooms);
-    });
-
-    socket.on('ping', (...args: unknown[]) => {
-      const ack = ackOf(args);
-      const res = { type: 'pong', timestamp: new Date().toISOString() };
-      if (ack) ack(res);
-      else socket.emit('pong', res);
-    });
-
-    socket.on('disconnect', () => {
-      if (expiry) clearTimeout(expiry);
-      hub.detach(s);
     });
   });
   return io;
