@@ -57,4 +57,33 @@ describe('Socket.IO gateway delivery', () => {
       expect(got[20].data.pad).toBe('é'.repeat(70_000));
     }
   });
+
+  it('drops a WebSocket client that stops reading (SLOW_CONSUMER) while another keeps receiving everything', async () => {
+    const s = cleanup.server(await startTestServer({ env: { MAX_BUFFERED_BYTES: '65536', MAX_EVENT_BYTES: '20000' } }));
+    const slow = await client(s.url, ['websocket']);
+    const fast = await client(s.url, ['websocket']);
+    for (const c of [slow, fast]) {
+      const from = c.mark();
+      c.socket.emit('subscribe', { contractId: 'flood.test' });
+      await c.next('subscribed', () => true, { from });
+    }
+    // Stop reading: the kernel buffers fill, then the server's buffered bytes grow.
+    const raw = (slow.socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
+    raw.pause();
+    const blob = 'x'.repeat(16_000);
+    let sent = 0;
+    let dropped = false;
+    for (let round = 0; round < 200 && !dropped; round++) {
+      await postEvents(s.url, Array.from({ length: 20 }, () => ({ channel: 'contract:flood.test', type: 't', data: { blob } })));
+      sent += 20;
+      await waitFor(() => fast.payloads('event').length === sent || null, 'fast client keeps up');
+      const text = await fetch(s.url + '/metrics').then((r) => r.text());
+      dropped = /events_dropped_total\{reason="slow_consumer"\} [1-9]/.test(text);
+    }
+    expect(dropped).toBe(true);
+    raw.resume();
+    await slow.next('disconnect');
+    expect(fast.payloads('event').length).toBe(sent);
+    expect(fast.socket.connected).toBe(true);
+  }, 60_000);
 });
