@@ -121,6 +121,17 @@ export class RawSink {
     this.socket.destroy();
   }
 
+  /**
+   * Stop reading this connection here and return its file descriptor, for the C reader to read
+   * from now on; null (and nothing changes) unless it is subscribed and between two frames.
+   */
+  detach(): number | null {
+    const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (!this.subscribed || !this.open || this.need !== 0 || this.header !== null || typeof fd !== 'number' || fd < 0) return null;
+    this.socket.pause();
+    return fd;
+  }
+
   private settle(err: Error | null): void {
     if (this.settled) return;
     this.settled = true;

@@ -17,9 +17,11 @@ import {
   type Reply,
   type WorkerRequest,
   type WorkerStats,
+  type HandoffResult,
 } from '../lib/messages.js';
 import { serveIpc } from '../lib/ipc-child.js';
 import { RawSink } from './raw-sink.js';
+import { buildReader, SinkReader } from './sink-reader.js';
 
 /** What the worker needs from a connection, whichever client implements it. */
 interface Conn {
@@ -51,6 +53,8 @@ const hist = createHistogram();
 const stats = { frames: 0, bytes: 0, events: 0, samples: 0, gaps: 0, duplicates: 0, closedUnexpectedly: 0, errors: 0 };
 const closeCodes: Record<string, number> = {};
 let onCaughtUp: (() => void) | null = null;
+/** The C reader that reads the sinks handed to it (fan-out scenarios), if any. */
+let reader: SinkReader | null = null;
 let pendingCatchUp = 0;
 
 function onProbeEvents(c: Client, events: ReturnType<DialectCodec['decode']> & { kind: 'events' }): void {
@@ -211,7 +215,24 @@ async function open(req: OpenRequest): Promise<OpenResult> {
   return { opened: req.count - failed, failed, ms: performance.now() - t, firstError };
 }
 
-function dropAll(): Promise<void> {
+/** Hand every subscribed sink to a C reader process; from then on this process no longer reads them. */
+function handoff(): HandoffResult {
+  const built = buildReader();
+  const sinks = clients.filter((c) => c.kind === 'sink' && c.conn instanceof RawSink);
+  if ('error' in built) return { pid: -1, handedOff: 0, kept: sinks.length, error: built.error };
+  const fds: number[] = [];
+  for (const c of sinks) {
+    const fd = (c.conn as RawSink).detach();
+    if (fd !== null) fds.push(fd);
+  }
+  if (fds.length) reader = new SinkReader(built.bin, fds, marker, codec.pingRule);
+  return { pid: reader?.pid ?? -1, handedOff: fds.length, kept: sinks.length - fds.length, error: null };
+}
+
+async function dropAll(): Promise<void> {
+  // The reader holds copies of the sinks' sockets: it goes first, so closing them here closes them.
+  await reader?.stop();
+  reader = null;
   const closing: Array<Promise<void>> = [];
   for (const c of clients) {
     if (!c.conn) continue;
@@ -219,7 +240,7 @@ function dropAll(): Promise<void> {
     closing.push(c.closed);
     c.conn.terminate();
   }
-  return Promise.all(closing).then(() => undefined);
+  await Promise.all(closing);
 }
 
 /** How long one reconnection attempt may take before it is abandoned and retried. */
@@ -276,13 +297,21 @@ async function reconnect(req: ReconnectRequest): Promise<ReconnectResult> {
   return { recovered, notRecovered, failed, caughtUp: reached, ms: last - start, retries, firstError };
 }
 
-function snapshot(): WorkerStats {
+async function snapshot(): Promise<WorkerStats> {
+  const r = reader ? await reader.counters() : null;
+  const codes = { ...closeCodes };
+  if (r) for (const [k, v] of Object.entries(r.closeCodes)) codes[k] = (codes[k] ?? 0) + v;
   return {
     ...stats,
+    frames: stats.frames + (r?.frames ?? 0),
+    bytes: stats.bytes + (r?.bytes ?? 0),
+    events: stats.events + (r?.events ?? 0),
+    closedUnexpectedly: stats.closedUnexpectedly + (r?.closed ?? 0),
     histogram: encode(hist),
     lastSeq: clients.filter((c) => c.kind === 'probe').map((c) => ({ channel: c.channel, seq: c.lastSeq })),
-    open: clients.filter((c) => c.conn !== null && c.conn.open).length,
-    closeCodes: { ...closeCodes },
+    // Sinks in the reader still look open here; the reader counts the ones that closed.
+    open: clients.filter((c) => c.conn !== null && c.conn.open).length - (r?.closed ?? 0),
+    closeCodes: codes,
     rssBytes: process.memoryUsage.rss(),
   };
 }
@@ -291,6 +320,7 @@ function reset(): void {
   stats.frames = stats.bytes = stats.events = stats.samples = stats.gaps = stats.duplicates = stats.errors = stats.closedUnexpectedly = 0;
   for (const k of Object.keys(closeCodes)) delete closeCodes[k];
   hist.reset();
+  reader?.reset();
 }
 
 serveIpc<WorkerRequest>(async (req): Promise<Reply<unknown>> => {
@@ -301,7 +331,9 @@ serveIpc<WorkerRequest>(async (req): Promise<Reply<unknown>> => {
       reset();
       return { rid: req.rid, ok: true, result: null };
     case 'stats':
-      return { rid: req.rid, ok: true, result: snapshot() };
+      return { rid: req.rid, ok: true, result: await snapshot() };
+    case 'handoff':
+      return { rid: req.rid, ok: true, result: handoff() };
     case 'drop':
       await dropAll();
       return { rid: req.rid, ok: true, result: null };

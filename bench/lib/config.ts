@@ -36,6 +36,8 @@ export interface BenchConfig {
   pulseRef: string | null;
   /** Pin the server to CPU 0 and the generator to the others (taskset). */
   pin: boolean;
+  /** Fan-out sinks read by the C reader after subscribing (client/sink-reader.c). */
+  sinkReader: boolean;
 }
 
 /** --quick compares Pulse with the baseline and the ceiling only, to stay near a minute. */
@@ -56,6 +58,7 @@ const HELP = `usage: npm run bench -- [options]
   --pad=<bytes>           padding in each event's data (64)
   --profile               CPU-profile the Pulse server during each scenario's load (V8 inspector) and print its top functions
   --profile-all           profile every peer
+  --sink-reader=false     fan-out sinks keep reading in Node instead of handing their sockets to the C reader
   --pin=false             do not pin the server to CPU 0 and the load generator to the other CPUs (taskset)
   --pulse-ref=<commit>    benchmark a committed Pulse (git archive to a temp dir), not the working tree
 `;
@@ -86,7 +89,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     for (const i of items) if (!all.includes(i)) throw new Error(`--${name}: unknown ${i}; choose from ${all.join(',')}`);
     return items;
   };
-  const known = new Set(['quick', 'peers', 'scenarios', 'step', 'p99-limit', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref', 'pin']);
+  const known = new Set(['quick', 'peers', 'scenarios', 'step', 'p99-limit', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref', 'pin', 'sink-reader']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${HELP}`);
   return {
     quick,
@@ -115,6 +118,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     profileAll: flags.get('profile-all') === 'true',
     pulseRef: flags.get('pulse-ref') ?? null,
     pin: flags.get('pin') !== 'false',
+    sinkReader: flags.get('sink-reader') !== 'false',
   };
 }
 

@@ -32,6 +32,8 @@ export interface DialectCodec {
   decode(text: string): Decoded;
   /** Cheap check on a raw frame (sinks): the answer to a protocol-level ping, else null. */
   control(frame: Buffer): string | null;
+  /** The same rule for the C sink reader (client/sink-reader.c), which checks frames under 64 bytes. */
+  readonly pingRule: { mode: 'none' | 'exact' | 'contains'; ping: string; pong: string };
 }
 
 interface EventData {
@@ -97,6 +99,7 @@ const native: DialectCodec = {
   control() {
     return null; // Pulse heartbeats are WebSocket pings, answered by `ws` itself.
   },
+  pingRule: { mode: 'none', ping: '', pong: '' },
 };
 
 /**
@@ -132,6 +135,7 @@ const socketio: DialectCodec = {
   control(frame) {
     return frame.length === 1 && frame[0] === 0x32 ? '3' : null;
   },
+  pingRule: { mode: 'exact', ping: '2', pong: '3' },
 };
 
 /** Pusher protocol 7 (Soketi). Event data is a JSON string inside the frame. */
@@ -162,6 +166,7 @@ const pusher: DialectCodec = {
   control(frame) {
     return frame.length < 64 && frame.includes('pusher:ping') ? '{"event":"pusher:pong","data":{}}' : null;
   },
+  pingRule: { mode: 'contains', ping: 'pusher:ping', pong: '{"event":"pusher:pong","data":{}}' },
 };
 
 export const codecs: Record<Dialect, DialectCodec> = { native, socketio, pusher };

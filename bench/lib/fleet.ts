@@ -4,7 +4,7 @@
  */
 import { clientWorker, type Child } from './children.js';
 import { merge, summarize, type LatencySummary } from './histogram.js';
-import type { ClientKind, Dialect, OpenResult, ReconnectResult, WorkerStats } from './messages.js';
+import type { ClientKind, Dialect, HandoffResult, OpenResult, ReconnectResult, WorkerStats } from './messages.js';
 
 export interface FleetStats {
   frames: number;
@@ -36,6 +36,7 @@ interface Group {
 
 export class Fleet {
   private readonly groups: Group[] = [];
+  private readonly readers: Array<{ name: string; pid: number }> = [];
 
   /**
    * `total` clients, client k on channel k % channels.length; the first `probes` of them are
@@ -83,8 +84,23 @@ export class Fleet {
     return { opened, failed: results.reduce((s, x) => s + x.failed, 0), ms: Math.round(ms), perSec: Math.round((opened / ms) * 1000), firstError: results.find((x) => x.firstError)?.firstError ?? null };
   }
 
+  /** Hand the sinks to C readers (see client/sink-reader.c); the probes stay in Node. */
+  async handoff(): Promise<HandoffResult> {
+    const sinks = this.groups.filter((g) => g.kind === 'sink');
+    const all = await Promise.all(sinks.map((g) => g.worker.request<HandoffResult>({ cmd: 'handoff' })));
+    all.forEach((r, i) => {
+      if (r.pid > 0) this.readers.push({ name: `${sinks[i].worker.name}-reader`, pid: r.pid });
+    });
+    return {
+      pid: -1,
+      handedOff: all.reduce((s, r) => s + r.handedOff, 0),
+      kept: all.reduce((s, r) => s + r.kept, 0),
+      error: all.find((r) => r.error)?.error ?? null,
+    };
+  }
+
   get processes(): Array<{ name: string; pid: number }> {
-    return this.groups.map((g) => ({ name: g.worker.name, pid: g.worker.pid }));
+    return [...this.groups.map((g) => ({ name: g.worker.name, pid: g.worker.pid })), ...this.readers];
   }
 
   async reset(): Promise<void> {

@@ -37,6 +37,7 @@ export interface ReconnectRequest {
 export type WorkerRequest =
   | OpenRequest
   | ReconnectRequest
+  | { cmd: 'handoff'; rid: number }
   | { cmd: 'reset'; rid: number }
   | { cmd: 'stats'; rid: number }
   | { cmd: 'drop'; rid: number }
@@ -128,3 +129,12 @@ export type Reply<T> = { rid: number; ok: true; result: T } | { rid: number; ok:
 export const EVENT_MARKER = '"t0":';
 /** Pusher wraps data in a JSON string, so the quote is escaped there. */
 export const PUSHER_EVENT_MARKER = '\\"t0\\":';
+
+/** Sinks handed to the C reader: how many, how many stayed in Node, and why none went if so. */
+export interface HandoffResult {
+  /** The reader process (its CPU counts as the generator's), or -1. */
+  pid: number;
+  handedOff: number;
+  kept: number;
+  error: string | null;
+}

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { publisher, type Child } from './children.js';
 import { Fleet, type FleetStats, type SetupResult } from './fleet.js';
 import { merge, summarize, type LatencySummary } from './histogram.js';
-import type { PublishResult, PublishTarget } from './messages.js';
+import type { HandoffResult, PublishResult, PublishTarget } from './messages.js';
 import { cpuPercent, sample } from './procstat.js';
 import { rateLadder, type BenchConfig, type ScenarioName } from './config.js';
 import type { RunningPeer } from './peers.js';
@@ -44,6 +44,8 @@ export interface ScenarioResult {
   /** Fan-out: subscribers per channel (deliveries per published event). */
   perChannel?: number;
   setup?: SetupResult;
+  /** Fan-out: sinks handed to the C reader. */
+  sinkReader?: HandoffResult;
   steps?: StepResult[];
   best?: StepResult | null;
   /** S4 */
@@ -142,6 +144,11 @@ export async function runFanout(cfg: BenchConfig, scenario: 'S1' | 'S2', peer: R
     result.setup = await fleet.open(peer.def.wsUrl(peer.port), peer.def.dialect);
     log(`  setup: ${result.setup.opened} clients in ${result.setup.ms} ms (${result.setup.perSec}/s)${result.setup.failed ? `, ${result.setup.failed} failed: ${result.setup.firstError}` : ''}`);
     if (result.setup.failed > 0) throw new Error(`${result.setup.failed} clients failed to connect: ${result.setup.firstError}`);
+    if (cfg.sinkReader) {
+      const h = await fleet.handoff();
+      result.sinkReader = h;
+      log(`  sinks read by the C reader: ${h.handedOff}${h.kept ? `, ${h.kept} still read in Node` : ''}${h.error ? ` (${h.error})` : ''}`);
+    }
     const start = scenario === 'S1' ? cfg.s1StartRate : cfg.s2StartRate;
     for (const rate of rateLadder(start, cfg.ladder, cfg.maxSteps)) {
       const step = await fanoutStep(cfg, peer, fleet, pub, channels, perChannel, rate);
