@@ -40,7 +40,16 @@ async function publishAndCollect(peer: RunningPeer, fleet: Fleet, pub: Child, ch
   return { p, stats };
 }
 
-describe.each<PeerName>(['ws', 'ws-coalesce', 'socketio'])('generator against the %s peer', (name) => {
+const VARIANTS: Array<[PeerName, 'node' | 'c']> = [
+  ['ws', 'node'],
+  ['ws-coalesce', 'node'],
+  ['socketio', 'node'],
+  ['ws', 'c'],
+  ['ws-coalesce', 'c'],
+  ['socketio', 'c'],
+];
+
+describe.each(VARIANTS)('generator against the %s peer, sinks read in %s', (name, readers) => {
   let peer: RunningPeer;
   let fleet: Fleet;
   let pub: Child;
@@ -54,6 +63,8 @@ describe.each<PeerName>(['ws', 'ws-coalesce', 'socketio'])('generator against th
     pub = publisher();
     const setup = await fleet.open(peer.def.wsUrl(peer.port), peer.def.dialect);
     expect(setup).toMatchObject({ opened: 12, failed: 0 });
+    // The fan-out scenarios hand the sinks' sockets to the C reader after they subscribed.
+    if (readers === 'c') expect(await fleet.handoff()).toMatchObject({ handedOff: 9, kept: 0, error: null });
   });
 
   afterAll(async () => {
@@ -89,6 +100,7 @@ describe.each<PeerName>(['ws', 'ws-coalesce', 'socketio'])('generator against th
 describe('idle connections', () => {
   it('opens handshake-only clients that stay open', async () => {
     const peer = await startPeer(PEERS.ws, { logDir, tag: 'test-idle' });
+    // Idle clients are not sinks: nothing is handed to the C reader.
     const fleet = new Fleet(['bench:0'], 50, 0, 2, 'idle');
     try {
       const setup = await fleet.open(peer.def.wsUrl(peer.port), peer.def.dialect);
@@ -96,6 +108,7 @@ describe('idle connections', () => {
       const stats = await fleet.stats();
       expect(stats.open).toBe(50);
       expect(stats.events).toBe(0);
+      expect(await fleet.handoff()).toMatchObject({ handedOff: 0 });
     } finally {
       await fleet.close();
       await peer.stop();
