@@ -162,8 +162,11 @@ function joined(parts: Buffer[], n: number): Buffer {
 class SocketIoSession extends Session {
   readonly dialectName = 'socketio';
   private readonly counters: DialectCounters;
-  /** Client messages per second (null: unlimited). */
-  readonly gate: MessageGate | null;
+  /**
+   * Client messages per second (null: unlimited), made at the first message: its bucket starts
+   * full either way, and an idle connection does not carry one.
+   */
+  private gateOf: MessageGate | null | undefined = undefined;
   expiry: NodeJS.Timeout | null = null;
   constructor(
     readonly hub: Hub,
@@ -172,7 +175,11 @@ class SocketIoSession extends Session {
   ) {
     super(hub, principal);
     this.counters = hub.telemetry.forDialect('socketio');
-    this.gate = hub.guard?.messageGate() ?? null;
+  }
+
+  get gate(): MessageGate | null {
+    if (this.gateOf === undefined) this.gateOf = this.hub.guard?.messageGate() ?? null;
+    return this.gateOf;
   }
 
   /** Seed 004: every client is in its own room and the global room. */
@@ -407,9 +414,12 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
       cb(null, true);
     },
   });
-  io.engine.on('connection', (conn: { request: { socket: { remoteAddress?: string } }; close(): void; once(ev: 'close', fn: () => void): void }) => {
+  io.engine.on('connection', (conn: { request: { socket: { remoteAddress?: string } }; close(): void; on(ev: 'close', fn: () => void): void }) => {
+    // Nothing to count without a per-address limit (the guard would hand back a no-op).
+    if (!hub.guard || cfg.MAX_CONNECTIONS_PER_IP <= 0) return;
     try {
-      conn.once('close', hub.guard?.acquireConnection(conn.request.socket.remoteAddress ?? '') ?? (() => undefined));
+      // `close` comes once; `on` (not `once`) spares a bound wrapper per connection.
+      conn.on('close', hub.guard.acquireConnection(conn.request.socket.remoteAddress ?? ''));
     } catch {
       conn.close();
     }
