@@ -26,12 +26,15 @@ describe('token buckets', () => {
 
   it('the memory limiter keys buckets by rule and key and sweeps refilled ones', async () => {
     const l = new MemoryLimiter();
-    const rule = { name: 'r', capacity: 1, perSecond: 1000 };
+    // One token per 100 s: the second take cannot be refilled in time, however slow the machine.
+    const rule = { name: 'r', capacity: 1, perSecond: 0.01 };
     expect((await l.take(rule, 'a')).allowed).toBe(true);
     expect((await l.take(rule, 'a')).allowed).toBe(false);
     expect((await l.take(rule, 'b')).allowed).toBe(true);
     expect((await l.take({ ...rule, name: 'other' }, 'a')).allowed).toBe(true);
-    l.sweep(Date.now() + 10_000);
+    l.sweep(Date.now() + 50_000);
+    expect(l.size()).toBe(3); // half refilled: kept
+    l.sweep(Date.now() + 1_000_000);
     expect(l.size()).toBe(0);
     await l.close();
   });
