@@ -110,6 +110,46 @@ describe.each(drivers)('Store contract: $name', (driver) => {
     expect((await store.stats('g:1')).totalEvents).toBe(4);
   });
 
+  it('commits large batches with the same duplicates, heads, stats and acceptance order as small ones; a write queued behind one follows it', async () => {
+    const n = 1000;
+    const big = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => {
+        const off = from + i + 1;
+        const e = ev(off % 2 ? 'big:odd' : 'big:even', off, { type: off % 3 ? 't' : 'u', ...(off % 5 ? {} : { userId: 'u5' }) });
+        return { ...item(e, 1000 + off), dedupe: off % 4 === 0 };
+      });
+    store.enqueue(big(0, n));
+    const first = store.commit();
+    // Queued behind the large commit, never beside it.
+    const meta = store.setMeta('after-big', 'yes');
+    expect([...(await first)]).toEqual([]);
+    await meta;
+    // Repeats of stored client ids (multiples of 4) inside a second large batch.
+    const again = big(0, n)
+      .filter((it) => it.dedupe)
+      .slice(0, 10)
+      .map((it) => ({ ...it, event: { ...it.event, offset: it.event.offset + 10 * n } }));
+    store.enqueue([...again, ...big(n, 2 * n)]);
+    expect([...(await store.commit())].sort()).toEqual(again.map((it) => it.event.id).sort());
+    expect(await store.getMeta('after-big')).toBe('yes');
+    const odd = await store.readAfter('big:odd', 'e1', 0, 5000);
+    expect(odd.length).toBe(n);
+    expect(odd[7]).toEqual(ev('big:odd', 15, { type: 'u', userId: 'u5' }));
+    const heads = (await store.heads()).filter((x) => x.channel.startsWith('big:')).sort((x, y) => x.channel.localeCompare(y.channel));
+    // Offsets of the dropped repeats count for the head (never reused).
+    expect(heads).toEqual([
+      { channel: 'big:even', epoch: 'e1', offset: 10 * n + 40 },
+      { channel: 'big:odd', epoch: 'e1', offset: 2 * n - 1 },
+    ]);
+    const st = await store.stats('big:odd');
+    expect(st.totalEvents).toBe(n);
+    expect(st.eventsByType).toEqual({ t: n - Math.floor((n + 1) / 3), u: Math.floor((n + 1) / 3) });
+    expect(st.lastUpdated).toBe(1000 + 2 * n - 1);
+    const scanned = await store.scan(0, 3 * n);
+    expect(scanned.length).toBe(2 * n);
+    expect(scanned.map((s) => s.event.offset)).toEqual(Array.from({ length: 2 * n }, (_, i) => i + 1));
+  });
+
   it('scans in acceptance order, finds the latest matching event, and prunes by namespace and age', async () => {
     store.enqueue([
       item({ ...ev('content:9', 1), data: { field: 'views', value: 1 } }, 100),
