@@ -31,7 +31,20 @@ let cfg: PublishStart | null = null;
 let rr = 0;
 let idle: (() => void) | null = null;
 
-function post(url: URL, body: string): Promise<number> {
+/**
+ * One POST. A kept-alive socket the server closed while it sat idle between steps fails with
+ * ECONNRESET before the server read anything; that request is sent again once, on a new socket
+ * (the pattern Node's http documentation gives for `reusedSocket`).
+ */
+function post(url: URL, body: string, retried = false): Promise<number> {
+  return postOnce(url, body).catch((err: unknown) => {
+    const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
+    if (!retried && e.reusedSocket && e.code === 'ECONNRESET') return post(url, body, true);
+    throw err;
+  });
+}
+
+function postOnce(url: URL, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
@@ -46,7 +59,10 @@ function post(url: URL, body: string): Promise<number> {
         });
       },
     );
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+      err.reusedSocket = req.reusedSocket;
+      reject(err);
+    });
     req.end(body);
   });
 }
