@@ -78,7 +78,7 @@ export class Hub {
   readonly sessions = new Set<Session>();
   /** Limits (subscription rate); set by the server, absent in a bare hub. */
   guard: Guard | null = null;
-  /** Frames built during the current flush, shared by connections with identical queues. */
+  /** Frames built during the current sweep, shared by connections with identical queues. */
   readonly frames = new FrameCache();
   private readonly dedupe: RecentIds;
   private sinks: EventSink[] = [];
@@ -390,7 +390,6 @@ export class Hub {
       }
       if ((i & 7) === 0 && performance.now() - start >= budgetMs) break;
     }
-    this.frames.clear();
     if (i < list.length) {
       if (i >= 4096) {
         // Drop the flushed head so a list that never empties under load does not grow.
@@ -403,6 +402,7 @@ export class Hub {
       return;
     }
     // Every queue is empty: everything committed so far has been sent.
+    this.frames.clear();
     dropEncodings(this.sweepEnvs);
     dropEncodings(this.nextEnvs);
     this.sweepEnvs = [];
@@ -414,6 +414,9 @@ export class Hub {
 
   /** The sessions marked before the current sweep began are flushed: begin the next sweep. */
   private endSweep(at: number): void {
+    // Frames are shared across the slices of a sweep: connections reached in different slices
+    // often hold the same queue (everything committed since they were last visited together).
+    this.frames.clear();
     dropEncodings(this.sweepEnvs);
     this.sweepEnvs = this.nextEnvs;
     this.nextEnvs = [];
