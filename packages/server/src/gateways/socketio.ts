@@ -8,6 +8,7 @@
  * socket's engine connection.
  */
 import type { Server as HttpServer } from 'node:http';
+import { textFrame } from './ws-frame.js';
 import { Server as IOServer, type Socket } from 'socket.io';
 import { z } from 'zod';
 import { PulseError, isPulseError, channelId, type ErrorCode } from '@pulse/protocol';
@@ -63,27 +64,9 @@ function encodeRoom(env: Envelope): string {
   return '2[' + JSON.stringify(e.type) + ',{"type":' + JSON.stringify(e.type) + ',"timestamp":"' + new Date(e.ts).toISOString() + '","data":' + env.dataJson + '}]';
 }
 
-/**
- * A complete server WebSocket text frame (RFC 6455 §5.2: FIN, opcode 1, no mask) holding the
- * engine.io message packet `4<packet>`, in one buffer.
- */
+/** The engine.io message packet `4<packet>` in a complete WebSocket text frame. */
 function sioFrame(packet: string): Buffer {
-  const len = 1 + Buffer.byteLength(packet);
-  const hl = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const b = Buffer.allocUnsafe(hl + len);
-  b[0] = 0x81;
-  if (hl === 2) b[1] = len;
-  else if (hl === 4) {
-    b[1] = 126;
-    b.writeUInt16BE(len, 2);
-  } else {
-    b[1] = 127;
-    b.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
-    b.writeUInt32BE(len >>> 0, 6);
-  }
-  b[hl] = 0x34; // '4': engine.io "message"
-  b.write(packet, hl + 1, 'utf8');
-  return b;
+  return textFrame('4' + packet);
 }
 
 /**

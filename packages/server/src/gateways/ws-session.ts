@@ -8,6 +8,7 @@ import type { Hub } from '../hub/hub.js';
 import { Session } from '../hub/session.js';
 import type { Envelope, DialectId } from '../hub/envelope.js';
 import { FrameCache } from '../hub/frame-cache.js';
+import { textFrame, payloadOf } from './ws-frame.js';
 import type { DialectCounters } from '../telemetry.js';
 import type { Principal } from '../auth/principal.js';
 import { CLOSE_CODES, type ErrorCode } from '@pulse/protocol';
@@ -26,35 +27,6 @@ const MAX_BATCH_CHARS = 256 * 1024;
 const TEXT = { binary: false } as const;
 /** Marks an event this dialect does not carry. */
 const EMPTY = Buffer.alloc(0);
-
-/**
- * A complete server text frame (RFC 6455 §5.2: FIN, opcode 1, no mask) around a string, built
- * in one buffer. One write per connection instead of ws's header + payload writev; the same
- * frame is shared by every connection that sends it in a cycle.
- */
-export function textFrame(s: string): Buffer {
-  const len = Buffer.byteLength(s);
-  const hl = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const b = Buffer.allocUnsafe(hl + len);
-  b[0] = 0x81;
-  if (hl === 2) b[1] = len;
-  else if (hl === 4) {
-    b[1] = 126;
-    b.writeUInt16BE(len, 2);
-  } else {
-    b[1] = 127;
-    b.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
-    b.writeUInt32BE(len >>> 0, 6);
-  }
-  b.write(s, hl, 'utf8');
-  return b;
-}
-
-/** The payload of a frame built by `textFrame`. */
-function payloadOf(frame: Buffer): Buffer {
-  const l = frame[1];
-  return frame.subarray(l === 126 ? 4 : l === 127 ? 10 : 2);
-}
 
 interface FrameSender {
   sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
