@@ -1,8 +1,8 @@
-import { PulseError, ERRORS, type ErrorCode } from '@pulse/protocol/errors';
+import { PulseError } from '@pulse/protocol/errors';
 import type { PulseEvent, EventInput, IngestResult } from '@pulse/protocol/types';
 import type { ChannelStats } from '@pulse/protocol';
 import type { FetchLike } from './env.js';
-import { authHeaders, fetchJson } from './http.js';
+import { authHeaders, fetchJson, isErrorCode } from './http.js';
 
 export interface PublishResult {
   id: string;
@@ -55,8 +55,7 @@ export class HttpApi {
     });
     const err = res.errors[0];
     if (err) {
-      const code: ErrorCode = Object.prototype.hasOwnProperty.call(ERRORS, err.code) ? (err.code as ErrorCode) : 'INVALID_EVENT';
-      throw new PulseError(code, err.message);
+      throw new PulseError(isErrorCode(err.code) ? err.code : 'INVALID_EVENT', err.message);
     }
     const ok = res.events[0];
     if (ok) return { id: ok.id, channel: ok.channel, offset: ok.offset, epoch: ok.epoch, duplicate: false };

@@ -7,8 +7,9 @@ export function authHeaders(token: string | undefined, extra: Record<string, str
   return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
 }
 
-function errorCodeOf(v: unknown): ErrorCode | undefined {
-  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, v) ? (v as ErrorCode) : undefined;
+/** Is `v` one of the protocol's error codes (a code from the wire may be anything)? */
+export function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, v);
 }
 
 /**
@@ -25,7 +26,7 @@ export async function errorFromResponse(res: Response): Promise<PulseError> {
   const obj = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
   const inner = (obj.error && typeof obj.error === 'object' ? obj.error : obj) as Record<string, unknown>;
   const code =
-    errorCodeOf(inner.code) ??
+    (isErrorCode(inner.code) ? inner.code : undefined) ??
     (res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'FORBIDDEN' : res.status === 404 ? 'NOT_FOUND' : res.status === 429 ? 'RATE_LIMITED' : res.status >= 500 ? 'UNAVAILABLE' : 'INVALID_REQUEST');
   const message = typeof inner.message === 'string' ? inner.message : `HTTP ${res.status}`;
   return new PulseError(code, message);

@@ -1,7 +1,8 @@
 import type { ClientOp, ReplyResults, ServerMessage } from '@pulse/protocol';
 import type { PulseEvent } from '@pulse/protocol/types';
-import { PulseError, ERRORS, type ErrorCode } from '@pulse/protocol/errors';
+import { PulseError, type ErrorCode } from '@pulse/protocol/errors';
 import type { Env, WebSocketLike } from './env.js';
+import { isErrorCode } from './http.js';
 import type { SubscribeOutcome, SubscribeSpec, Transport, TransportHandlers } from './transport.js';
 
 /** A request body without the envelope fields the transport fills in. */
@@ -18,10 +19,6 @@ export function isEvent(v: unknown): v is PulseEvent {
   if (typeof v !== 'object' || v === null) return false;
   const e = v as Record<string, unknown>;
   return typeof e.channel === 'string' && typeof e.epoch === 'string' && typeof e.offset === 'number' && typeof e.type === 'string' && typeof e.data === 'object' && e.data !== null;
-}
-
-function isErrorCode(v: unknown): v is ErrorCode {
-  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, v);
 }
 
 /**
