@@ -8,12 +8,13 @@
  * socket's engine connection.
  */
 import type { Server as HttpServer } from 'node:http';
-import { textFrame } from './ws-frame.js';
 import { Server as IOServer, type Socket } from 'socket.io';
 import { z } from 'zod';
 import { PulseError, isPulseError, channelId, type ErrorCode } from '@pulse/protocol';
 import type { Hub } from '../hub/hub.js';
-import { Session } from '../hub/session.js';
+import { Session, type Subscription } from '../hub/session.js';
+import { FrameCache } from '../hub/frame-cache.js';
+import { textFrame, sendWhole, type WholeFrameSocket } from './ws-frame.js';
 import type { DialectCounters } from '../telemetry.js';
 import { Dialect, type Envelope, type SioWire } from '../hub/envelope.js';
 import type { Principal } from '../auth/principal.js';
@@ -115,28 +116,6 @@ function directSocket(conn: EngineConn): NonNullable<EngineConn['transport']['so
 
 /** Frames written together to one connection; reused, so a flush allocates nothing per event. */
 const scratch: Buffer[] = [];
-/**
- * The last multi-frame write, shared by the next connection whose queue holds the very same frames
- * (with one busy channel, every subscriber's queue does).
- */
-let lastParts: Buffer[] = [];
-let lastJoined: Buffer | null = null;
-
-function joined(parts: Buffer[], n: number): Buffer {
-  if (lastJoined !== null && lastParts.length === n) {
-    let same = true;
-    for (let i = 0; i < n; i++) {
-      if (lastParts[i] !== parts[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return lastJoined;
-  }
-  lastParts = parts.slice(0, n);
-  lastJoined = Buffer.concat(lastParts);
-  return lastJoined;
-}
 
 /**
  * One Socket.IO connection: its hub session and all its per-connection state (the handlers are
@@ -200,8 +179,8 @@ class SocketIoSession extends Session {
         const w = wireOf(q[i], subs[i].dialect);
         if (w !== null) scratch[n++] = w.opts.wsPreEncodedFrame[0];
       }
-      if (n === 1) ws._sender!.sendFrame!([scratch[0]]);
-      else if (n > 1) ws._sender!.sendFrame!([joined(scratch, n)]);
+      if (n === 1) sendWhole(ws as WholeFrameSocket, scratch[0]);
+      else if (n > 1) sendWhole(ws as WholeFrameSocket, this.joined(q, subs, n));
       scratch.fill(EMPTY, 0, n);
     } else {
       for (let i = 0; i < q.length; i++) {
@@ -215,6 +194,23 @@ class SocketIoSession extends Session {
       this.counters.delivered.inc(n);
       this.counters.frames.inc(n);
     }
+  }
+
+  /**
+   * The `n` frames in `scratch` as one buffer. When every queued event came through the same
+   * profile, the buffer is shared through the hub's frame cache for the rest of the sweep by every
+   * connection whose queue holds the very same events (with one busy room, all of them).
+   */
+  private joined(q: Envelope[], subs: readonly Subscription[], n: number): Buffer {
+    const d = subs[0].dialect;
+    for (let i = 1; i < subs.length; i++) if (subs[i].dialect !== d) return Buffer.concat(scratch.slice(0, n));
+    const cache = this.hub.frames;
+    const key = FrameCache.key(d, q);
+    const hit = cache.get(key, d, q);
+    if (hit !== null) return hit[0];
+    const buf = Buffer.concat(scratch.slice(0, n));
+    cache.set(key, d, q, [buf]);
+    return buf;
   }
 
   terminate(_code: number, _reason: string): void {

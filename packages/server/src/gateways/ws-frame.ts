@@ -23,8 +23,18 @@ export function textFrame(s: string): Buffer {
   return b;
 }
 
-/** The payload of a frame built by `textFrame`. */
-export function payloadOf(frame: Buffer): Buffer {
-  const l = frame[1];
-  return frame.subarray(l === 126 ? 4 : l === 127 ? 10 : 2);
+/** The part of a `ws` WebSocket the prebuilt-frame path uses. */
+export interface WholeFrameSocket {
+  _sender: { sendFrame(list: Buffer[]): void };
+}
+
+/**
+ * Write frames built by `textFrame` (one, or several concatenated) as they are: ws's sender
+ * writes its list to the socket, the path engine.io takes for Socket.IO's prebuilt broadcast
+ * frames. With per-message compression off nothing waits inside the sender, so these frames and
+ * `ws.send` replies reach the socket in call order. (A private method of ws: every delivery
+ * test goes through it, so a ws upgrade that dropped it fails them at once.)
+ */
+export function sendWhole(ws: WholeFrameSocket, frames: Buffer): void {
+  ws._sender.sendFrame([frames]);
 }

@@ -8,7 +8,7 @@ import type { Hub } from '../hub/hub.js';
 import { Session } from '../hub/session.js';
 import type { Envelope, DialectId } from '../hub/envelope.js';
 import { FrameCache } from '../hub/frame-cache.js';
-import { textFrame, payloadOf } from './ws-frame.js';
+import { textFrame, sendWhole, type WholeFrameSocket } from './ws-frame.js';
 import type { DialectCounters } from '../telemetry.js';
 import type { Principal } from '../auth/principal.js';
 import { CLOSE_CODES, type ErrorCode } from '@pulse/protocol';
@@ -24,29 +24,13 @@ export interface WsCodec {
 
 /** Largest frame a batching codec builds before starting another (bytes, approximately). */
 const MAX_BATCH_CHARS = 256 * 1024;
-const TEXT = { binary: false } as const;
 /** Marks an event this dialect does not carry. */
 const EMPTY = Buffer.alloc(0);
-
-interface FrameSender {
-  sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
-}
-
-/**
- * ws's sender writes a prebuilt frame as is (the path engine.io uses for Socket.IO's prebuilt
- * broadcast frames). Safe with perMessageDeflate off: nothing is ever queued inside the sender,
- * so frames and `ws.send` replies reach the socket in call order.
- */
-function frameSender(ws: WebSocket): FrameSender | null {
-  const s = (ws as unknown as { _sender?: Partial<FrameSender> })._sender;
-  return s && typeof s.sendFrame === 'function' ? (s as FrameSender) : null;
-}
 
 export class WsSession extends Session {
   readonly dialectName: string;
   private readonly counters: DialectCounters;
   private tokenTimer: NodeJS.Timeout | null = null;
-  private readonly sender: FrameSender | null;
 
   constructor(
     private readonly hub: Hub,
@@ -58,7 +42,6 @@ export class WsSession extends Session {
     super(hub, principal);
     this.dialectName = codec.name;
     this.counters = hub.telemetry.forDialect(codec.name);
-    this.sender = frameSender(ws);
     this.armTokenExpiry();
   }
 
@@ -125,7 +108,7 @@ export class WsSession extends Session {
         if (parts.length) out.push(textFrame(batch(parts)));
         cache.set(key, d, q, out);
       }
-      for (const b of out) this.sendFrame(b);
+      for (const b of out) sendWhole(this.ws as unknown as WholeFrameSocket, b);
       frames = out.length;
       events = q.length;
     } else {
@@ -138,19 +121,13 @@ export class WsSession extends Session {
           (env.bufs ??= [])[d] = b;
         }
         if (b === EMPTY) continue;
-        this.sendFrame(b);
+        sendWhole(this.ws as unknown as WholeFrameSocket, b);
         frames++;
         events++;
       }
     }
     if (events) this.counters.delivered.inc(events);
     if (frames) this.counters.frames.inc(frames);
-  }
-
-  /** Write a frame built by `textFrame`. */
-  private sendFrame(frame: Buffer): void {
-    if (this.sender !== null) this.sender.sendFrame([frame]);
-    else this.ws.send(payloadOf(frame), TEXT);
   }
 
   terminate(code: number, reason: ErrorCode | string): void {
