@@ -173,15 +173,24 @@ export class Connection {
     );
   }
 
+  private get requestTimeoutMs(): number {
+    return this.opts.requestTimeoutMs ?? 10_000;
+  }
+
+  /** The handlers of a transport about to be created: `ref.t` is set to it once it exists. */
+  private handlersFor(ref: { t: Transport }, index: number): TransportHandlers {
+    return {
+      onOpen: () => this.onOpen(ref.t),
+      onEvents: (events) => this.host.onEvents(events),
+      onError: (code, message) => this.onServerError(ref.t, code, message),
+      onClose: (info) => this.onClose(ref.t, info, index),
+    };
+  }
+
   private createTransport(kind: TransportKind, token: string | undefined, index: number): Transport {
     const self = {} as { t: Transport };
-    const handlers: TransportHandlers = {
-      onOpen: () => this.onOpen(self.t),
-      onEvents: (events) => this.host.onEvents(events),
-      onError: (code, message) => this.onServerError(self.t, code, message),
-      onClose: (info) => this.onClose(self.t, info, index),
-    };
-    const timeout = this.opts.requestTimeoutMs ?? 10_000;
+    const handlers = this.handlersFor(self, index);
+    const timeout = this.requestTimeoutMs;
     const sinceOf = (target: string) => this.host.sinceOf(target);
     try {
       if (kind === 'websocket') self.t = new WebSocketTransport(this.wsUrl(token), this.env, handlers, timeout);
@@ -331,17 +340,7 @@ export class Connection {
         if (gen !== this.generation) return;
         const self = {} as { t: WebSocketTransport };
         try {
-          self.t = new WebSocketTransport(
-            this.wsUrl(token),
-            this.env,
-            {
-              onOpen: () => this.onOpen(self.t),
-              onEvents: (events) => this.host.onEvents(events),
-              onError: (code, message) => this.onServerError(self.t, code, message),
-              onClose: (info) => this.onClose(self.t, info, 0),
-            },
-            this.opts.requestTimeoutMs ?? 10_000,
-          );
+          self.t = new WebSocketTransport(this.wsUrl(token), this.env, this.handlersFor(self, 0), this.requestTimeoutMs);
           this.probe = self.t;
         } catch {
           // No WebSocket implementation at all: nothing to probe.
@@ -384,9 +383,8 @@ export class Connection {
     this.host.emit('error', e);
   }
 
-
   /** Resolves when connected, or rejects with `UNAVAILABLE` after `timeoutMs`. */
-  whenConnected(timeoutMs = this.opts.requestTimeoutMs ?? 10_000): Promise<void> {
+  whenConnected(timeoutMs = this.requestTimeoutMs): Promise<void> {
     if (this.machine.state === 'connected') return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const done = () => {
@@ -400,5 +398,4 @@ export class Connection {
       this.connectedWaiters.add(done);
     });
   }
-
 }
