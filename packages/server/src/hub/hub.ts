@@ -288,10 +288,7 @@ export class Hub {
     if (this.committing) return;
     const batch = this.accepted;
     const waiters = this.waiters;
-    if (batch.length === 0 && waiters.length === 0) {
-      this.flushDirty();
-      return;
-    }
+    if (batch.length === 0 && waiters.length === 0) return;
     this.accepted = [];
     this.waiters = [];
     this.committing = true;
@@ -377,7 +374,7 @@ export class Hub {
     const start = performance.now();
     let i = this.dirtyPos;
     while (i < list.length) {
-      if (i === this.sweepEnd) this.endSweep(i);
+      if (i === this.sweepEnd) this.endSweep();
       const s = list[i++];
       s.dirty = false;
       if (!s.closed) {
@@ -402,25 +399,23 @@ export class Hub {
       return;
     }
     // Every queue is empty: everything committed so far has been sent.
-    this.frames.clear();
+    this.endSweep();
     dropEncodings(this.sweepEnvs);
-    dropEncodings(this.nextEnvs);
     this.sweepEnvs = [];
-    this.nextEnvs = [];
     this.dirty = [];
     this.dirtyPos = 0;
     this.sweepEnd = 0;
   }
 
   /** The sessions marked before the current sweep began are flushed: begin the next sweep. */
-  private endSweep(at: number): void {
+  private endSweep(): void {
     // Frames are shared across the slices of a sweep: connections reached in different slices
     // often hold the same queue (everything committed since they were last visited together).
     this.frames.clear();
     dropEncodings(this.sweepEnvs);
     this.sweepEnvs = this.nextEnvs;
     this.nextEnvs = [];
-    this.sweepEnd = this.dirty.length > at ? this.dirty.length : at;
+    this.sweepEnd = this.dirty.length;
   }
 
   // ---- sessions and subscriptions ------------------------------------------------------------
