@@ -1,6 +1,7 @@
 /** Seed 001: per-content views, likes, shares and comments, performance tier, and what is trending. */
 import { useMemo } from 'react';
 import { useMetrics } from '@pulse/react';
+import { channelId } from '@pulse/client';
 import { useFeed } from '../components/use-feed';
 import type { ContentValues } from '@pulse/protocol';
 import { Bars, Card, ErrorNote, Feed, PageHead, Stat, Stats } from '../components/ui';
@@ -16,7 +17,7 @@ export function Content() {
   const ids = useMemo(() => {
     const counts = new Map<string, number>();
     for (const e of live.events) {
-      const id = e.channel.slice('content:'.length);
+      const id = channelId(e.channel);
       counts.set(id, (counts.get(id) ?? 0) + 1);
     }
     for (const t of v?.trendingContent ?? []) counts.set(t.key, (counts.get(t.key) ?? 0) + 1000);

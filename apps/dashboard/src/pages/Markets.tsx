@@ -1,6 +1,7 @@
 /** Seed 004: prediction-market trades and prices (amounts and prices arrive in wei). */
 import { useMemo } from 'react';
 import { useMetrics } from '@pulse/react';
+import { channelId, type TypedEvent } from '@pulse/client';
 import { useFeed } from '../components/use-feed';
 import type { MarketsValues } from '@pulse/protocol';
 import { Card, EventChart, Feed, PageHead, Stat, Stats, ErrorNote } from '../components/ui';
@@ -24,11 +25,18 @@ export function Markets() {
     for (const e of created.events) if (e.data.marketId && e.data.question) q.set(e.data.marketId, e.data.question);
     return q;
   }, [created.events]);
-  const markets = useMemo(() => {
-    const ids = new Set<string>();
-    for (const e of trades.events) ids.add(e.data.marketId ?? e.channel.slice('market:'.length));
-    return [...ids].sort();
+  // Trades per market (newest first), grouped once per update: MarketCard's memo then sees the same array until trades change.
+  const byMarket = useMemo(() => {
+    const groups = new Map<string, Array<TypedEvent<Trade>>>();
+    for (const e of trades.events) {
+      const id = e.data.marketId ?? channelId(e.channel);
+      const list = groups.get(id);
+      if (list) list.push(e);
+      else groups.set(id, [e]);
+    }
+    return groups;
   }, [trades.events]);
+  const markets = [...byMarket.keys()].sort();
   const v = all.values;
   return (
     <>
@@ -49,7 +57,7 @@ export function Markets() {
           </Card>
         )}
         {markets.map((id) => (
-          <MarketCard key={id} id={id} question={questions.get(id)} trades={trades.events.filter((e) => (e.data.marketId ?? e.channel.slice(7)) === id)} />
+          <MarketCard key={id} id={id} question={questions.get(id)} trades={byMarket.get(id)!} />
         ))}
       </div>
       <Card title="Trades">
