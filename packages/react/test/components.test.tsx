@@ -1,8 +1,7 @@
 // @vitest-environment jsdom
 /**
- * Components rendered against a real server. Channel-driven ones (feed, bidding, indicator)
- * always run; metric-driven ones need the metrics engine's routes and are skipped with a message
- * when the server does not serve `GET /v1/metrics/campaign` yet.
+ * Components rendered against a real server: channel-driven ones (feed, bidding, indicator) and
+ * metric-driven ones (campaign tiles, leaderboard, chart, seed 003 widgets).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
@@ -23,12 +22,8 @@ import {
 import { harness, type Harness } from './helpers.js';
 
 let h: Harness;
-let metricsServed = false;
 beforeAll(async () => {
   h = await harness();
-  const r = await fetch(`${h.url}/v1/metrics/campaign`);
-  metricsServed = r.ok;
-  if (!metricsServed) console.warn(`[skip] metric components: GET /v1/metrics/campaign answered ${r.status}; the metrics engine is not wired into the server`);
 });
 afterAll(async () => {
   await h.close();
@@ -100,8 +95,7 @@ describe('channel components', () => {
 });
 
 describe('metric components', () => {
-  it('LiveCampaignMetrics, RealTimeLeaderboard and RealTimeChart show the ingested campaign numbers', async (ctx) => {
-    if (!metricsServed) return ctx.skip();
+  it('LiveCampaignMetrics, RealTimeLeaderboard and RealTimeChart show the ingested campaign numbers', async () => {
     const contract = 'SP1.metrics';
     render(
       <PulseProvider client={h.client}>
@@ -130,8 +124,7 @@ describe('metric components', () => {
     await waitFor(() => expect(screen.getAllByTestId('chart-total')[1]!.textContent).toBe('5'));
   });
 
-  it('seed 003 widgets show the platform set', async (ctx) => {
-    if (!metricsServed) return ctx.skip();
+  it('seed 003 widgets show the platform set', async () => {
     render(
       <PulseProvider client={h.client}>
         <LiveRevenueCounter animationMs={0} />
