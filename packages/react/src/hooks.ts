@@ -41,6 +41,11 @@ export function useConnectionOf(client: PulseClient): ConnectionInfo {
   );
 }
 
+/** The `error` string of the seed hooks: the subscription's error, else why the connection failed for good. */
+export function seedError(ch: { error: PulseError | null }, conn: ConnectionInfo): string | null {
+  return ch.error?.message ?? (conn.state === 'failed' ? (conn.lastChange?.reason ?? 'Connection failed') : null);
+}
+
 /** The connection state of the provider's client. */
 export function useConnection(): ConnectionInfo {
   return useConnectionOf(usePulseClient());

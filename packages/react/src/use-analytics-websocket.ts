@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { PulseEvent } from '@pulse/client';
 import { usePulseClient } from './context.js';
-import { useChannelOf, useConnectionOf } from './hooks.js';
+import { seedError, useChannelOf, useConnectionOf } from './hooks.js';
 /** Seed 002's channels. */
 export const ChannelType = {
   ANALYTICS: 'analytics',
@@ -70,7 +70,7 @@ export function useAnalyticsWebSocket(options: UseAnalyticsWebSocketOptions = {}
     subscribe: useCallback((c: string) => setChannels((l) => (l.includes(c) ? l : [...l, c])), []),
     unsubscribe: useCallback((c: string) => setChannels((l) => l.filter((x) => x !== c)), []),
     clearEvents: useCallback(() => store.clear(), [store]),
-    error: ch.error?.message ?? (conn.state === 'failed' ? (conn.lastChange?.reason ?? 'Connection failed') : null),
+    error: seedError(ch, conn),
   };
 }
 

@@ -2,7 +2,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { channelId, type PulseEvent } from '@pulse/client';
 import { usePulseClient, useQueryInvalidator, type QueryInvalidator } from './context.js';
-import { useChannelOf, useConnectionOf } from './hooks.js';
+import { seedError, useChannelOf, useConnectionOf } from './hooks.js';
 export const CONTENT_FIELDS = ['views', 'likes', 'shares', 'comments'] as const;
 export type ContentField = (typeof CONTENT_FIELDS)[number];
 
@@ -129,7 +129,7 @@ export function useRealTimeAnalytics(options: UseRealTimeAnalyticsOptions): UseR
     updates,
     lastUpdate: updates[0] ?? null,
     analytics,
-    error: ch.error?.message ?? (conn.state === 'failed' ? (conn.lastChange?.reason ?? 'Connection failed') : null),
+    error: seedError(ch, conn),
   };
 }
 

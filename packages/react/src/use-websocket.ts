@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { channelId, type TypedEvent, type PulseEvent } from '@pulse/client';
 import { usePulseClient } from './context.js';
-import { useChannelOf, useConnectionOf } from './hooks.js';
+import { seedError, useChannelOf, useConnectionOf } from './hooks.js';
 /** Seed 000's `event` payload. */
 export interface ContractEvent {
   id: string;
@@ -70,7 +70,7 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRes
   const channel = target ? `contract:${target.contractId}` : null;
   const ch = useChannelOf(client, channel, { types: target?.eventTypes, max: maxEvents });
   const events = useMemo(() => ch.events.map((e) => toContractEvent(e as PulseEvent)), [ch.events]);
-  const error = ch.error?.message ?? (conn.state === 'failed' ? (conn.lastChange?.reason ?? 'Connection failed') : null);
+  const error = seedError(ch, conn);
   const store = ch.store;
   const getHistory = useCallback(
     async (limit = 50) => {
