@@ -6,12 +6,11 @@ import { z } from 'zod';
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { PulseError } from '@pulse/protocol';
+import { SUPPORTED_ALGS } from './auth/tokens.js';
 
 const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
-/** Algorithms JWT_ALGORITHMS may name (auth/tokens.ts implements them); `none` is not one. */
-const JWT_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export const namespacePolicySchema = z.object({
@@ -46,7 +45,8 @@ const envSchema = z.object({
   /** Accepted `alg` values (comma-separated); default: HS256 for JWT_SECRET, the key's own for JWT_PUBLIC_KEY, RS256,ES256 for JWKS_URL. */
   JWT_ALGORITHMS: z
     .string()
-    .refine((v) => v.split(',').every((a) => JWT_ALGS.includes(a.trim())), `must list algorithms among ${JWT_ALGS.join(',')} (never none)`)
+    // The algorithms auth/tokens.ts implements; `none` is not one.
+    .refine((v) => v.split(',').every((a) => SUPPORTED_ALGS.includes(a.trim())), `must list algorithms among ${SUPPORTED_ALGS.join(',')} (never none)`)
     .optional(),
   JWT_CLOCK_TOLERANCE_S: int(0, 300).default(0),
   JWKS_CACHE_MS: int(1000, 86_400_000).default(600_000),
