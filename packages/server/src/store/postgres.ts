@@ -83,12 +83,12 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
         const v = [e.id, e.channel, e.type, e.ts, e.offset, e.epoch, it.dataJson, e.userId ?? null, e.orgId ?? null, e.txId ?? null, e.blockHeight ?? null, it.ingestedAt, it.dedupe !== false];
         for (let i = 0; i < 13; i++) cols[i].push(v[i]);
       }
-      const ins = await c.query<{ id: string; channel: string; type: string; ingested_at: string }>(
+      const ins = await c.query<{ id: string }>(
         `INSERT INTO ${t('events')} (id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at, dedupe)
          SELECT id, channel, type, ts, off, epoch, data::jsonb, user_id, org_id, tx_id, block_height, ingested_at, dedupe
          FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::boolean[])
            AS x(id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at, dedupe)
-         ON CONFLICT DO NOTHING RETURNING id, channel, type, ingested_at`,
+         ON CONFLICT DO NOTHING RETURNING id`,
         cols,
       );
       const inserted = new Set(ins.rows.map((r) => r.id));
