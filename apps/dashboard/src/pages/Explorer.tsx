@@ -19,8 +19,6 @@ interface Watch {
   recovered?: boolean;
 }
 
-type Stats = ChannelStats;
-
 export function Explorer() {
   const client = usePulseClient();
   const token = useToken();
@@ -32,7 +30,7 @@ export function Explorer() {
   const [error, setError] = useState<string | null>(null);
   const [channels, setChannels] = useState<Array<{ channel: string; offset: number }>>([]);
   const [history, setHistory] = useState<{ channel: string; events: PulseEvent[] } | null>(null);
-  const [stats, setStats] = useState<Stats | null>(null);
+  const [stats, setStats] = useState<ChannelStats | null>(null);
   const [selected, setSelected] = useState<PulseEvent | null>(null);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
@@ -95,7 +93,7 @@ export function Explorer() {
     try {
       const [h, s] = await Promise.all([client.history(channel, 50), client.stats(channel)]);
       setHistory({ channel, events: [...h].reverse() });
-      setStats(s as Stats);
+      setStats(s);
     } catch (e) {
       setError(`History of ${channel}: ${(e as Error).message}`);
     }
