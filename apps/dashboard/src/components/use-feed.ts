@@ -28,7 +28,7 @@ export function useFeed<D = Record<string, unknown>>(target: string, options: Us
     (async () => {
       let channels = [target];
       if (isPattern(target)) {
-        const ns = namespaceOf(target.replace(/\*$/, 'x'));
+        const ns = namespaceOf(target);
         const r = (await apiGet(`/v1/channels?prefix=${encodeURIComponent(ns + ':')}&limit=${MAX_CHANNELS}`, token)) as { channels: Array<{ channel: string }> };
         channels = r.channels.map((c) => c.channel);
       }
