@@ -30,7 +30,6 @@ export function useThrottled<T>(value: T, ms: number): T {
  */
 export function useAnimatedNumber(target: number, durationMs = 600): number {
   const [value, setValue] = useState(target);
-  const from = useRef(target);
   const current = useRef(target);
   useEffect(() => {
     const raf = globalThis.requestAnimationFrame;
@@ -39,13 +38,13 @@ export function useAnimatedNumber(target: number, durationMs = 600): number {
       setValue(target);
       return;
     }
-    from.current = current.current;
+    const from = current.current;
     const start = performance.now();
     let handle = 0;
     const step = (now: number) => {
       const t = Math.min(1, (now - start) / durationMs);
       const eased = 1 - (1 - t) ** 3;
-      const v = t >= 1 ? target : from.current + (target - from.current) * eased;
+      const v = t >= 1 ? target : from + (target - from) * eased;
       current.current = v;
       setValue(v);
       if (t < 1) handle = raf(step);
