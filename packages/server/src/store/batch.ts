@@ -1,3 +1,4 @@
+import type { ChannelStats } from '@pulse/protocol';
 import type { StoreItem } from '../ports.js';
 
 export interface BatchSummary {
@@ -30,4 +31,23 @@ export function summarizeBatch(items: readonly StoreItem[], inserted: (id: strin
     } else stats.set(key, { channel: e.channel, type: e.type, count: 1, last: it.ingestedAt });
   }
   return { dups, heads, stats: [...stats.values()] };
+}
+
+/** A channel's stats from its `channel_stats` rows and `channels` head (PostgreSQL returns BIGINTs as strings). */
+export function channelStats(
+  channel: string,
+  rows: ReadonlyArray<{ type: string; count: number | string; last_ts: number | string }>,
+  head: { epoch: string; head: number | string } | undefined,
+): ChannelStats {
+  const eventsByType: Record<string, number> = {};
+  let total = 0;
+  let last: number | null = null;
+  for (const r of rows) {
+    const count = Number(r.count);
+    const at = Number(r.last_ts);
+    eventsByType[r.type] = count;
+    total += count;
+    if (last === null || at > last) last = at;
+  }
+  return { channel, totalEvents: total, eventsByType, lastUpdated: last, epoch: head?.epoch ?? null, offset: head ? Number(head.head) : 0 };
 }

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import type { PulseEvent, ChannelStats } from '@pulse/protocol';
 import type { Store, StoreItem, StoredEvent, ChannelHead } from '../ports.js';
-import { summarizeBatch } from './batch.js';
+import { channelStats, summarizeBatch } from './batch.js';
 
 interface Row {
   seq: string;
@@ -149,15 +149,7 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
     async stats(channel): Promise<ChannelStats> {
       const r = await pool.query<{ type: string; count: string; last_ts: string }>(`SELECT type, count, last_ts FROM ${t('channel_stats')} WHERE channel = $1`, [channel]);
       const h = await pool.query<{ epoch: string; head: string }>(`SELECT epoch, head FROM ${t('channels')} WHERE channel = $1`, [channel]);
-      const eventsByType: Record<string, number> = {};
-      let total = 0;
-      let last: number | null = null;
-      for (const x of r.rows) {
-        eventsByType[x.type] = Number(x.count);
-        total += Number(x.count);
-        if (last === null || Number(x.last_ts) > last) last = Number(x.last_ts);
-      }
-      return { channel, totalEvents: total, eventsByType, lastUpdated: last, epoch: h.rows[0]?.epoch ?? null, offset: h.rows[0] ? Number(h.rows[0].head) : 0 };
+      return channelStats(channel, r.rows, h.rows[0]);
     },
     async latestMatching(channel, key, value) {
       if (!/^[A-Za-z0-9_]+$/.test(key)) return null;

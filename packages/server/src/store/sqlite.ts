@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PulseEvent, ChannelStats } from '@pulse/protocol';
 import type { Store, StoreItem, StoredEvent, ChannelHead } from '../ports.js';
-import { summarizeBatch } from './batch.js';
+import { channelStats, summarizeBatch } from './batch.js';
 
 interface EventRow {
   seq: number;
@@ -144,17 +144,11 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
       return selHeads.all() as ChannelHead[];
     },
     async stats(channel): Promise<ChannelStats> {
-      const rows = selStats.all(channel) as Array<{ type: string; count: number; last_ts: number }>;
-      const head = selHead.get(channel) as { epoch: string; head: number } | undefined;
-      const eventsByType: Record<string, number> = {};
-      let total = 0;
-      let last: number | null = null;
-      for (const r of rows) {
-        eventsByType[r.type] = r.count;
-        total += r.count;
-        if (last === null || r.last_ts > last) last = r.last_ts;
-      }
-      return { channel, totalEvents: total, eventsByType, lastUpdated: last, epoch: head?.epoch ?? null, offset: head?.head ?? 0 };
+      return channelStats(
+        channel,
+        selStats.all(channel) as Array<{ type: string; count: number; last_ts: number }>,
+        selHead.get(channel) as { epoch: string; head: number } | undefined,
+      );
     },
     async latestMatching(channel, key, value) {
       if (!/^[A-Za-z0-9_]+$/.test(key)) return null;
