@@ -109,7 +109,10 @@ export function compileWhere(w: Where | undefined, skipTypes = false): Matcher |
   }
   if (w.has) for (const path of w.has) {
     const get = accessor(path);
-    tests.push((e) => get(e) !== undefined && get(e) !== null);
+    tests.push((e) => {
+      const v = get(e);
+      return v !== undefined && v !== null;
+    });
   }
   if (tests.length === 0) return null;
   if (tests.length === 1) return tests[0];
