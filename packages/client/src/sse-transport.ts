@@ -2,7 +2,7 @@ import { PulseError, type ErrorCode } from '@pulse/protocol/errors';
 import type { Position } from '@pulse/protocol/types';
 import { isEvent } from './ws-transport.js';
 import type { Env } from './env.js';
-import { authHeaders, errorFromResponse, formatSince } from './http.js';
+import { authHeaders, errorFromResponse, formatSince, isErrorCode } from './http.js';
 import { SseParser, type SseMessage } from './sse-parser.js';
 import { closeCodeForError, type SubscribeOutcome, type SubscribeSpec, type Transport, type TransportHandlers } from './transport.js';
 
@@ -211,7 +211,8 @@ export class SseTransport implements Transport {
         w.resolve(outcome);
       }
     } else if (m.event === 'error') {
-      const code = (typeof obj.code === 'string' ? obj.code : 'INTERNAL') as ErrorCode;
+      // A code this client does not know (a newer server) is reported as INTERNAL, as on the other transports.
+      const code: ErrorCode = isErrorCode(obj.code) ? obj.code : 'INTERNAL';
       const message = typeof obj.message === 'string' ? obj.message : code;
       if (code === 'TOKEN_EXPIRED' || code === 'UNAUTHORIZED' || code === 'SERVER_SHUTDOWN') {
         this.abort?.abort();
