@@ -198,7 +198,10 @@ describe.skipIf(!pgUrl)('Pulse on PostgreSQL', () => {
       cleanup(pulse.dir);
     }
   });
+});
 
+// Needs no PostgreSQL: nothing listens on port 1.
+describe('PostgreSQL driver', () => {
   it('stops the start with a clear message when PostgreSQL is unreachable', async () => {
     await expect(start({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/none' })).rejects.toThrow(/unreachable/);
   });
