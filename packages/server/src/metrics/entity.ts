@@ -45,7 +45,11 @@ export class Entity extends Stateful<EntityState> {
   create(): EntityState {
     return { items: new Map(), counts: new Map(), sums: new Map(), buckets: this.gs.length ? new Buckets(this.gs, this.env.clock) : null };
   }
-  protected apply(s: EntityState, t: Tick): void {
+  update(global: EntityState, scoped: EntityState | undefined, t: Tick): void {
+    this.apply(global, t);
+    if (scoped !== undefined) this.apply(scoped, t);
+  }
+  private apply(s: EntityState, t: Tick): void {
     const key = toKey(this.key(t.e));
     if (key === undefined) return;
     let status = toKey(this.status(t.e));
@@ -147,7 +151,7 @@ export class Tally extends Stateful<TallyState> {
     if (global.byKey) global.byKey.set(this.deltaKey!, (global.byKey.get(this.deltaKey!) ?? 0) + this.delta);
     else global.value += this.delta;
   }
-  protected apply(s: TallyState, t: Tick): void {
+  private apply(s: TallyState, t: Tick): void {
     this.delta = 0;
     const e = t.e;
     for (const r of this.rules) {

@@ -100,12 +100,11 @@ export abstract class Stateful<S = unknown> {
     this.where = compileWhere(w, true);
   }
   abstract create(): S;
-  /** Apply to the global state and, when the set is scoped, the event's scope state. */
-  update(global: S, scoped: S | undefined, t: Tick): void {
-    this.apply(global, t);
-    if (scoped !== undefined) this.apply(scoped, t);
-  }
-  protected abstract apply(s: S, t: Tick): void;
+  /**
+   * Apply to the global state and, when the set is scoped, the event's scope state. Kinds read
+   * the event's fields once here and apply them to both.
+   */
+  abstract update(global: S, scoped: S | undefined, t: Tick): void;
   abstract value(s: S, now: number): MetricValue;
   /** Checkpoint form of a state (JSON-safe) and back. */
   abstract dump(s: S): unknown;
@@ -171,9 +170,6 @@ export class Additive extends Stateful<AddState> {
     }
     s.total += d;
     if (s.buckets && !t.tooLate) s.buckets.add(t.ts, t.wm, d);
-  }
-  protected apply(s: AddState, t: Tick): void {
-    this.update(s, undefined, t);
   }
   value(s: AddState): MetricValue {
     if (!s.byKey) return round(s.total);
@@ -242,9 +238,6 @@ export class DistinctMetric extends Stateful<DistinctState> {
     if (k === undefined) return;
     this.addKey(global, t, k);
     if (scoped !== undefined) this.addKey(scoped, t, k);
-  }
-  protected apply(s: DistinctState, t: Tick): void {
-    this.update(s, undefined, t);
   }
   private addKey(s: DistinctState, t: Tick, k: string): void {
     s.all.add(k);
@@ -359,9 +352,6 @@ export class TopK extends Stateful<Map<string, number>> {
     this.bump(global, key);
     if (scoped !== undefined) this.bump(scoped, key);
   }
-  protected apply(s: Map<string, number>, t: Tick): void {
-    this.update(s, undefined, t);
-  }
   private bump(s: Map<string, number>, key: string): void {
     const n = s.get(key);
     s.set(key, n === undefined ? 1 : n + 1);
@@ -424,9 +414,6 @@ export class Last extends Stateful<LastState> {
     }
     this.put(global, t, v, k);
     if (scoped !== undefined) this.put(scoped, t, v, k);
-  }
-  protected apply(s: LastState, t: Tick): void {
-    this.update(s, undefined, t);
   }
   private put(s: LastState, t: Tick, v: MetricScalar, k: string | undefined): void {
     if (s.byKey) {
