@@ -170,11 +170,14 @@ export function itemChannel(item: unknown): unknown {
  */
 export function authorizeIngest(cfg: PolicySource, p: Principal, items: readonly unknown[]): unknown[] {
   const out: unknown[] = new Array(items.length);
+  // Batches mostly repeat a channel: the last one allowed needs no second check.
+  let allowed: string | undefined;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     const channel = itemChannel(item);
-    if (typeof channel === 'string' && channel.length > 0 && !canIngest(cfg, p, channel)) {
-      throw new PulseError('FORBIDDEN', `Not allowed to ingest into ${channel.slice(0, 200)} (item ${i})`);
+    if (typeof channel === 'string' && channel.length > 0 && channel !== allowed) {
+      if (!canIngest(cfg, p, channel)) throw new PulseError('FORBIDDEN', `Not allowed to ingest into ${channel.slice(0, 200)} (item ${i})`);
+      allowed = channel;
     }
     // Not an object, or an orgId that is not a string: the hub rejects the item with its own code.
     if (!plain(item) || (item.orgId !== undefined && item.orgId !== null && typeof item.orgId !== 'string')) {
