@@ -1,5 +1,5 @@
 /** Operations: `/health` (seed 000's shape, public), `/status` and `/metrics` (authenticated). */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { HttpContext } from './context.js';
 import { principalOf } from './context.js';
 import { PulseError } from '@pulse/protocol';
@@ -8,6 +8,9 @@ import { canOperate } from '../auth/permissions.js';
 export function registerOps(app: FastifyInstance, ctx: HttpContext, extra: { services: () => Record<string, unknown> }): void {
   const hub = ctx.hub;
   const t = hub.telemetry;
+  const requireOperator = async (req: FastifyRequest): Promise<void> => {
+    if (!canOperate(await principalOf(ctx, req))) throw new PulseError('FORBIDDEN', 'Operations data needs an admin or developer token, or an API key with read on *');
+  };
 
   app.get('/health', async () => {
     const clients = ctx.clients();
@@ -21,7 +24,7 @@ export function registerOps(app: FastifyInstance, ctx: HttpContext, extra: { ser
   });
 
   app.get('/status', async (req) => {
-    if (!canOperate(await principalOf(ctx, req))) throw new PulseError('FORBIDDEN', 'Operations data needs an admin or developer token, or an API key with read on *');
+    await requireOperator(req);
     const cfg = hub.config;
     const contracts: string[] = [];
     for (const name of hub.log.names()) if (name.startsWith('contract:') && contracts.length < 1000) contracts.push(name.slice(9));
@@ -50,7 +53,7 @@ export function registerOps(app: FastifyInstance, ctx: HttpContext, extra: { ser
   });
 
   app.get('/metrics', async (req, reply) => {
-    if (!canOperate(await principalOf(ctx, req))) throw new PulseError('FORBIDDEN', 'Operations data needs an admin or developer token, or an API key with read on *');
+    await requireOperator(req);
     reply.header('Content-Type', t.registry.contentType);
     return t.registry.metrics();
   });
