@@ -20,6 +20,7 @@ const query = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   wait: z.coerce.number().int().min(0).max(60_000).default(0),
 });
+const listQuery = z.object({ prefix: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(500) });
 
 /** A one-shot session: resolves with the first events delivered to it. */
 class WaitSession extends Session {
@@ -92,7 +93,7 @@ export function registerChannels(app: FastifyInstance, ctx: HttpContext): void {
 
   app.get('/v1/channels', async (req) => {
     const p = await principalOf(ctx, req);
-    const q = parseQuery(z.object({ prefix: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(500) }), req.query);
+    const q = parseQuery(listQuery, req.query);
     const out: Array<{ channel: string; epoch: string; offset: number }> = [];
     for (const name of hub.log.names()) {
       if (q.prefix && !name.startsWith(q.prefix)) continue;
