@@ -45,20 +45,22 @@ export class Entity extends Stateful<EntityState> {
   create(): EntityState {
     return { items: new Map(), counts: new Map(), sums: new Map(), buckets: this.gs.length ? new Buckets(this.gs, this.env.clock) : null };
   }
+  /** Fields are read once per event, then applied to the global and the scope state. */
   update(global: EntityState, scoped: EntityState | undefined, t: Tick): void {
-    this.apply(global, t);
-    if (scoped !== undefined) this.apply(scoped, t);
-  }
-  private apply(s: EntityState, t: Tick): void {
     const key = toKey(this.key(t.e));
     if (key === undefined) return;
     let status = toKey(this.status(t.e));
     if (status === undefined) return;
     if (this.statusMap) status = this.statusMap[status] ?? status;
+    const given = this.amount ? toNum(this.amount(t.e)) : undefined;
+    this.put(global, t, key, status, given);
+    if (scoped !== undefined) this.put(scoped, t, key, status, given);
+  }
+  private put(s: EntityState, t: Tick, key: string, status: string, given: number | undefined): void {
     const prev = s.items.get(key);
     if (prev && t.ts < prev.ts) return; // an older event: the entity's latest status stands
     // An event without an amount keeps the entity's known amount (e.g. a bare status update).
-    const amount = (this.amount ? toNum(this.amount(t.e)) : undefined) ?? prev?.amount ?? 0;
+    const amount = given ?? prev?.amount ?? 0;
     if (prev) {
       s.counts.set(prev.status, s.counts.get(prev.status)! - 1);
       s.sums.set(prev.status, s.sums.get(prev.status)! - prev.amount);
