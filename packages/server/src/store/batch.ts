@@ -18,7 +18,12 @@ export function summarizeBatch(items: readonly StoreItem[], inserted: (id: strin
   for (const it of items) {
     const e = it.event;
     const h = heads.get(e.channel);
-    if (!h || h.epoch !== e.epoch || h.head < e.offset) heads.set(e.channel, { epoch: e.epoch, head: e.offset });
+    if (!h) heads.set(e.channel, { epoch: e.epoch, head: e.offset });
+    else if (h.epoch !== e.epoch || h.head < e.offset) {
+      // In place: one head object per channel, not one per event.
+      h.epoch = e.epoch;
+      h.head = e.offset;
+    }
     if (!inserted(e.id)) {
       dups.add(e.id);
       continue;
