@@ -144,6 +144,18 @@ describe.sequential('attack table', () => {
     await witness.check('revoked key');
   });
 
+  it('a Segment-shaped item cannot slip past the ingest check with `channel: null` → FORBIDDEN, nothing stored', async () => {
+    const keys = new ApiKeys(pulse.hub.store);
+    const { key } = await keys.create({ name: 'segment', operations: ['ingest'], channels: ['market:*'] });
+    // The hub puts this in properties.channel (null falls through to it): the check must see the same channel.
+    const r = await http<Json>('POST', `${pulse.url}/v1/events?wait=durable`, {
+      headers: { 'x-api-key': key },
+      body: { event: 'Sneak', channel: null, properties: { channel: 'global:all' } },
+    });
+    expect([r.status, r.body.code]).toEqual([403, 'FORBIDDEN']);
+    await witness.check('segment channel null');
+  });
+
   it('oversized frame → closed with 1009', async () => {
     const c = await openNative(pulse, await token('big', null));
     c.send(JSON.stringify({ op: 'ping', pad: 'x'.repeat(4096) }));

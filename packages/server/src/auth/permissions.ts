@@ -17,6 +17,7 @@ import { PulseError, namespaceOf, type PulseEvent } from '@pulse/protocol';
 import type { NamespacePolicy } from '../config.js';
 import type { KeyGrant, KeyOperation, Principal } from './principal.js';
 import { patternCovers } from './keys.js';
+import { ingestChannel, isPlainObject } from '../hub/normalize.js';
 
 export interface PolicySource {
   namespaces: Record<string, NamespacePolicy>;
@@ -147,19 +148,9 @@ export function ingestOrg(p: Principal, orgId: unknown): string | undefined {
   return p.orgId;
 }
 
-function plain(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The channel an ingest item will land in (Pulse- or Segment-shaped), as hub/normalize.ts reads it. */
+/** The channel an ingest item will land in, read exactly as the hub reads it. */
 export function itemChannel(item: unknown): unknown {
-  if (!plain(item)) return undefined;
-  if (item.channel !== undefined) return item.channel;
-  if (item.type === undefined && typeof item.event === 'string') {
-    const props = plain(item.properties) ? item.properties : {};
-    return props.channel ?? 'segment:track';
-  }
-  return undefined;
+  return isPlainObject(item) ? ingestChannel(item) : undefined;
 }
 
 /**
@@ -180,7 +171,7 @@ export function authorizeIngest(cfg: PolicySource, p: Principal, items: readonly
       allowed = channel;
     }
     // Not an object, or an orgId that is not a string: the hub rejects the item with its own code.
-    if (!plain(item) || (item.orgId !== undefined && item.orgId !== null && typeof item.orgId !== 'string')) {
+    if (!isPlainObject(item) || (item.orgId !== undefined && item.orgId !== null && typeof item.orgId !== 'string')) {
       out[i] = item;
       continue;
     }

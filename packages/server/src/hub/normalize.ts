@@ -25,8 +25,6 @@ export interface NormalizeOptions {
   maxEventBytes: number;
   /** Deepest nesting of `data` (objects and arrays); default 32. */
   maxDepth?: number;
-  /** Channel for Segment-shaped events that name none. */
-  defaultChannel?: string;
 }
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -35,8 +33,21 @@ function bad(code: ErrorCode, message: string): Normalized {
   return { ok: false, code, message };
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The channel an ingest item lands in: its `channel`, or for a Segment-shaped item (`event`, no
+ * `type`) its `channel`, else `properties.channel`, else `segment:track`. The one reading of it,
+ * for normalizing and for the permission check before (auth/permissions.ts).
+ */
+export function ingestChannel(raw: Record<string, unknown>): unknown {
+  if (raw.type === undefined && typeof raw.event === 'string') {
+    const props = isPlainObject(raw.properties) ? raw.properties : {};
+    return raw.channel ?? props.channel ?? 'segment:track';
+  }
+  return raw.channel;
 }
 
 function optString(v: unknown, name: string, max = 256): string | undefined | Normalized {
@@ -84,7 +95,7 @@ export class BadJsonLine {}
 export function normalizeEvent(raw: unknown, o: NormalizeOptions): Normalized {
   if (raw instanceof BadJsonLine) return bad('BAD_JSON', 'line is not valid JSON');
   if (!isPlainObject(raw)) return bad('INVALID_EVENT', 'event must be a JSON object');
-  let channel: unknown = raw.channel;
+  const channel = ingestChannel(raw);
   let type: unknown = raw.type;
   let data: unknown = raw.data;
   let id: unknown = raw.id;
@@ -98,8 +109,6 @@ export function normalizeEvent(raw: unknown, o: NormalizeOptions): Normalized {
     data = raw.properties ?? {};
     id = raw.messageId ?? id;
     userId = raw.userId ?? raw.anonymousId;
-    const props = isPlainObject(raw.properties) ? raw.properties : {};
-    channel = channel ?? props.channel ?? o.defaultChannel ?? 'segment:track';
     const t = parseTimestamp(raw.timestamp ?? raw.originalTimestamp);
     const sent = parseTimestamp(raw.sentAt);
     if ((raw.timestamp !== undefined && t === null) || (raw.sentAt !== undefined && sent === null)) {
