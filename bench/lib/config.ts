@@ -15,6 +15,8 @@ export interface BenchConfig {
   /** Rate ladder multipliers within a decade (1-2-5, or 1-3 in quick mode). */
   ladder: number[];
   maxSteps: number;
+  /** Fixed publish rates instead of the ladder (--rates), e.g. to profile one load. */
+  rates: number[] | null;
   probes: number;
   sinkWorkers: number;
   padBytes: number;
@@ -48,6 +50,7 @@ const HELP = `usage: npm run bench -- [options]
   --peers=a,b             ${ALL_PEERS.join(',')} (default: all; --quick: ${QUICK_PEERS.join(',')})
   --scenarios=S1,S3       ${ALL_SCENARIOS.join(',')} (default: all)
   --step=<sec>            seconds per rate step
+  --rates=a,b             publish exactly these rates (ev/s) instead of the ladder; still stops at the first failing one
   --p99-limit=<ms>        the latency bound of the step search (100)
   --s1-subs=<n>           S1 subscribers on the one channel (5000)
   --s2-channels=<n> --s2-per-channel=<n>   S2 shape (1000 x 5)
@@ -89,7 +92,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     for (const i of items) if (!all.includes(i)) throw new Error(`--${name}: unknown ${i}; choose from ${all.join(',')}`);
     return items;
   };
-  const known = new Set(['quick', 'peers', 'scenarios', 'step', 'p99-limit', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref', 'pin', 'sink-reader']);
+  const known = new Set(['quick', 'peers', 'scenarios', 'step', 'p99-limit', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref', 'pin', 'sink-reader', 'rates']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${HELP}`);
   return {
     quick,
@@ -99,6 +102,13 @@ export function parseArgs(argv: string[]): BenchConfig {
     p99LimitMs: num('p99-limit', 100, 100),
     ladder: quick ? [1, 3] : [1, 2, 5],
     maxSteps: quick ? 5 : 12,
+    rates: flags.has('rates')
+      ? (flags.get('rates') ?? '').split(',').map((r) => {
+          const n = Number(r);
+          if (!Number.isFinite(n) || n <= 0) throw new Error('--rates must be positive numbers, comma-separated');
+          return n;
+        })
+      : null,
     probes: num('probes', 20, 5),
     sinkWorkers: num('sink-workers', 2, 1),
     padBytes: num('pad', 64, 64),

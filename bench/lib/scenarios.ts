@@ -154,7 +154,7 @@ export async function runFanout(cfg: BenchConfig, scenario: 'S1' | 'S2', peer: R
     // pay for cold caches and code not yet optimised, in every server.
     const warm = await fanoutStep({ ...cfg, stepSec: Math.min(2, cfg.stepSec) }, peer, fleet, pub, channels, perChannel, start);
     log(`  warm-up at ${start} ev/s: p99 ${warm.latency.p99} ms (not judged)`);
-    for (const rate of rateLadder(start, cfg.ladder, cfg.maxSteps)) {
+    for (const rate of cfg.rates ?? rateLadder(start, cfg.ladder, cfg.maxSteps)) {
       const step = await fanoutStep(cfg, peer, fleet, pub, channels, perChannel, rate);
       result.steps?.push(step);
       log(
@@ -177,7 +177,7 @@ export async function runIngest(cfg: BenchConfig, peer: RunningPeer, log: (s: st
   const pub = publisher();
   const target: PublishTarget = peer.def.publishTarget(peer.port, true);
   try {
-    for (const rate of rateLadder(cfg.s3StartRate, cfg.ladder, cfg.maxSteps)) {
+    for (const rate of cfg.rates ?? rateLadder(cfg.s3StartRate, cfg.ladder, cfg.maxSteps)) {
       const genBefore = sample(pub.pid);
       const before = sample(peer.pid);
       await pub.request({ cmd: 'start', target, rate, channels, padBytes: cfg.padBytes });
