@@ -91,7 +91,7 @@ for (const scenario of cfg.scenarios) {
     }
     log(`${scenario} ${def.label}`);
     const tag = `${scenario}-${name}`;
-    const profiled = cfg.profile && (name === 'pulse' || cfg.profileAll);
+    const profiled = cfg.profile && (name === 'pulse' || name === 'pulse-socketio' || cfg.profileAll);
     let peer: RunningPeer | null = null;
     try {
       peer = await startPeer(def, { logDir, tag, pulseDir, profile: profiled });
