@@ -77,14 +77,29 @@ export function parseTimestamp(v: unknown): number | null {
   return null;
 }
 
-/** Whether `v` nests deeper than `max` levels (iterative: hostile depth cannot overflow the stack). */
+/**
+ * Whether `v` nests deeper than `max` levels. Recursion stops at `max` + 1 levels whatever the
+ * input (MAX_JSON_DEPTH is at most 64), so hostile depth cannot overflow the stack; no
+ * allocation per value (this runs for every ingested event).
+ */
 export function deeperThan(v: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[v, 1]];
-  while (stack.length) {
-    const [x, d] = stack.pop()!;
-    if (typeof x !== 'object' || x === null) continue;
-    if (d > max) return true;
-    for (const c of Array.isArray(x) ? x : Object.values(x)) if (typeof c === 'object' && c !== null) stack.push([c, d + 1]);
+  return exceeds(v, 1, max);
+}
+
+function exceeds(x: unknown, d: number, max: number): boolean {
+  if (typeof x !== 'object' || x === null) return false;
+  if (d > max) return true;
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) {
+      const c: unknown = x[i];
+      if (typeof c === 'object' && c !== null && exceeds(c, d + 1, max)) return true;
+    }
+    return false;
+  }
+  for (const k in x) {
+    if (!Object.hasOwn(x, k)) continue;
+    const c = (x as Record<string, unknown>)[k];
+    if (typeof c === 'object' && c !== null && exceeds(c, d + 1, max)) return true;
   }
   return false;
 }
