@@ -166,6 +166,88 @@ describe.each(drivers)('Store contract: $name', (driver) => {
     expect(await store.prune('content', 1000)).toBe(2);
     expect((await store.scan(0, 10)).map((s) => s.event.id)).toEqual(['content:9-3', 'market:1-1']);
   });
+
+  it('scans one commit spread over several channels in acceptance order, whatever the page size', async () => {
+    const names = ['s:c', 's:a', 's:b'];
+    const offs = new Map<string, number>();
+    const commitRound = async (n: number, at: number) => {
+      const items = Array.from({ length: n }, (_, i) => {
+        const ch = names[(i * 5 + (i >> 2)) % 3];
+        const off = (offs.get(ch) ?? 0) + 1;
+        offs.set(ch, off);
+        return item(ev(ch, off), at);
+      });
+      store.enqueue(items);
+      await store.commit();
+      return items.map((it) => it.event.id);
+    };
+    const accepted = [...(await commitRound(40, 100)), ...(await commitRound(1, 200)), ...(await commitRound(25, 300))];
+    const all = await store.scan(0, 1000);
+    expect(all.map((s) => s.event.id)).toEqual(accepted);
+    for (let i = 1; i < all.length; i++) expect(all[i].seq).toBeGreaterThan(all[i - 1].seq);
+    for (const page of [1, 2, 7, 40]) {
+      const got: string[] = [];
+      let after = 0;
+      for (;;) {
+        const p = await store.scan(after, page);
+        expect(p.length).toBeLessThanOrEqual(page);
+        if (p.length === 0) break;
+        got.push(...p.map((s) => s.event.id));
+        after = p[p.length - 1].seq;
+      }
+      expect(got).toEqual(accepted);
+    }
+    // Any position, not only a stored seq: the first event after it.
+    for (let x = 0; x <= all[all.length - 1].seq; x++) {
+      const want = all.find((s) => s.seq > x);
+      expect((await store.scan(x, 1))[0]?.event.id).toBe(want?.event.id);
+    }
+    expect(await store.scan(all[all.length - 1].seq, 10)).toEqual([]);
+  });
+
+  it('stores an id repeated within one batch once and never reuses a seq after a prune', async () => {
+    store.enqueue([item(ev('p:1', 1), 100), item({ ...ev('p:1', 2), id: 'p:1-1' }, 100), item(ev('p:2', 1), 100)]);
+    await store.commit();
+    expect((await store.readAfter('p:1', 'e1', 0, 10)).map((e) => e.id)).toEqual(['p:1-1']);
+    const before = await store.scan(0, 10);
+    const top = before[before.length - 1].seq;
+    expect(await store.prune('p', 1000)).toBe(2);
+    expect(await store.scan(0, 10)).toEqual([]);
+    expect(await store.has('p:1-1')).toBe(false);
+    store.enqueue([item(ev('p:1', 3), 2000)]);
+    await store.commit();
+    const after = await store.scan(0, 10);
+    expect(after.map((s) => s.event.id)).toEqual(['p:1-3']);
+    expect(after[0].seq).toBeGreaterThan(top);
+    await store.close();
+    store = await h.reopen();
+    expect(await store.prune('p', 3000)).toBe(1);
+    store.enqueue([item(ev('p:1', 4), 4000)]);
+    await store.commit();
+    const again = await store.scan(0, 10);
+    expect(again.map((s) => s.event.id)).toEqual(['p:1-4']);
+    expect(again[0].seq).toBeGreaterThan(after[0].seq);
+  });
+
+  it('returns the latest events and the latest match across epochs in acceptance order', async () => {
+    // The second epoch sorts before the first by name: the order must come from acceptance.
+    store.enqueue([1, 2, 3].map((o) => item(ev('l:1', o, { epoch: 'zz', data: { k: o === 2 ? 'x' : 'y' } }))));
+    await store.commit();
+    store.enqueue([item(ev('l:2', 1))]);
+    await store.commit();
+    store.enqueue([1, 2].map((o) => item(ev('l:1', o, { id: `l:1-aa-${o}`, epoch: 'aa', data: { k: o === 1 ? 'x' : 'z' } }))));
+    await store.commit();
+    const ids = (es: PulseEvent[]) => es.map((e) => `${e.epoch}/${e.offset}`);
+    expect(ids(await store.latest('l:1', 4))).toEqual(['zz/2', 'zz/3', 'aa/1', 'aa/2']);
+    expect(ids(await store.latest('l:1', 10))).toEqual(['zz/1', 'zz/2', 'zz/3', 'aa/1', 'aa/2']);
+    expect(ids(await store.latest('l:1', 1))).toEqual(['aa/2']);
+    expect((await store.latestMatching('l:1', 'k', 'x'))?.epoch).toBe('aa');
+    expect((await store.latestMatching('l:1', 'k', 'y'))).toMatchObject({ epoch: 'zz', offset: 3 });
+    expect(await store.latestMatching('l:1', 'k', 1)).toBeNull();
+    expect(await store.latestMatching('l:1', 'k.x', 'x')).toBeNull();
+    expect((await store.readAfter('l:1', 'zz', 1, 10)).map((e) => e.offset)).toEqual([2, 3]);
+    expect((await store.readAfter('l:1', 'aa', 0, 1)).map((e) => e.offset)).toEqual([1]);
+  });
 });
 
 describe.skipIf(!pgUrl)('Pulse on PostgreSQL', () => {

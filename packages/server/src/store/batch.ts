@@ -10,12 +10,17 @@ export interface BatchSummary {
   stats: Array<{ channel: string; type: string; count: number; last: number }>;
 }
 
-/** What one group commit changes besides the events: channel heads and per-type counts. */
-export function summarizeBatch(items: readonly StoreItem[], inserted: (id: string) => boolean): BatchSummary {
+/**
+ * What one group commit changes besides the events: channel heads and per-type counts.
+ * `inserted(id, index)` says whether the item at `index` was stored (a driver that knows which
+ * copy of an id repeated within the batch went in can answer per index).
+ */
+export function summarizeBatch(items: readonly StoreItem[], inserted: (id: string, index: number) => boolean): BatchSummary {
   const dups = new Set<string>();
   const heads = new Map<string, { epoch: string; head: number }>();
   const stats = new Map<string, { channel: string; type: string; count: number; last: number }>();
-  for (const it of items) {
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
     const e = it.event;
     const h = heads.get(e.channel);
     if (!h) heads.set(e.channel, { epoch: e.epoch, head: e.offset });
@@ -24,7 +29,7 @@ export function summarizeBatch(items: readonly StoreItem[], inserted: (id: strin
       h.epoch = e.epoch;
       h.head = e.offset;
     }
-    if (!inserted(e.id)) {
+    if (!inserted(e.id, i)) {
       dups.add(e.id);
       continue;
     }

@@ -3,6 +3,34 @@
  * committed: the hub enqueues everything accepted in one event-loop turn and commits it in one
  * transaction. better-sqlite3 is synchronous, so the promises here resolve at once; the port is
  * async for the PostgreSQL driver.
+ *
+ * Layout: events are stored in segments, one row per (channel, epoch) per commit, holding that
+ * channel's events of the commit as one JSON array text. One indexed row per ~20 events instead
+ * of one per event is what makes a durable event cheap (the per-event unique index on
+ * (channel, epoch, off) alone cost more than everything here does now).
+ *
+ * - Every accepted event gets a global `seq` (acceptance order, never reused: the high-water mark
+ *   lives in `store_seq`, so neither a prune nor a restart hands one out twice). A commit takes
+ *   the seqs base..base+n-1 in acceptance order and splits them over its segments, so the
+ *   segments of one commit overlap in seq (each event carries its own), while the segments of
+ *   different commits do not. A segment's key is the seq of its first event; `base` is the
+ *   first seq of its commit, which is what `scan` needs to find the segments that straddle a seq.
+ * - Within a (channel, epoch) offsets grow in acceptance order (the hub hands them out at
+ *   acceptance), so its segments ordered by `last_off` hold ascending offset ranges: `readAfter`
+ *   relies on that (as the hub does), and so do `latest` and `latestMatching`, which walk each
+ *   epoch of a channel newest-first by offset and merge the epochs by seq. There is no
+ *   (channel, seq) index: a second index with 100 insertion points per commit cost ~1 µs/event.
+ * - `event_ids` holds the client-supplied ids only (items with `dedupe !== false`): its UNIQUE
+ *   index is the duplicate check, and the table answers `has` and `recentIds`.
+ * - A segment's text is `[[seq, …], event, …]`: the seqs of its events first (so `scan` can
+ *   find where a seq lies by parsing a few numbers), then one array per event
+ *   `[id, type, ts, offset, data, dedupe?, userId?, orgId?, txId?, blockHeight?, ingestedAt?]`
+ *   where trailing defaults are left out (dedupe 1, the others null; ingestedAt only when it
+ *   differs from the segment's `at`, the ingest time of its first event).
+ *
+ * Files written by the per-event row layout (table `events`) are converted at open, in one
+ * transaction, into segments of runs of up to MIGRATE_CHUNK consecutive rows; then `events` is
+ * dropped.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -11,42 +39,25 @@ import type { PulseEvent, ChannelStats } from '@pulse/protocol';
 import type { Store, StoreItem, StoredEvent, ChannelHead } from '../ports.js';
 import { channelStats, summarizeBatch } from './batch.js';
 
-interface EventRow {
-  seq: number;
-  id: string;
-  channel: string;
-  type: string;
-  ts: number;
-  off: number;
-  epoch: string;
-  data: string;
-  user_id: string | null;
-  org_id: string | null;
-  tx_id: string | null;
-  block_height: number | null;
-}
-
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL,
-  dedupe INTEGER NOT NULL DEFAULT 1,
+CREATE TABLE IF NOT EXISTS segments (
+  seq INTEGER PRIMARY KEY,       -- seq of its first event
+  base INTEGER NOT NULL,         -- first seq of the commit it belongs to
+  last_seq INTEGER NOT NULL,
+  n INTEGER NOT NULL,
   channel TEXT NOT NULL,
-  type TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  off INTEGER NOT NULL,
   epoch TEXT NOT NULL,
-  data TEXT NOT NULL,
-  user_id TEXT,
-  org_id TEXT,
-  tx_id TEXT,
-  block_height INTEGER,
-  ingested_at INTEGER NOT NULL
+  first_off INTEGER NOT NULL,
+  last_off INTEGER NOT NULL,
+  at INTEGER NOT NULL,           -- ingest time of its first event (events that differ carry theirs)
+  oldest_at INTEGER NOT NULL,
+  newest_at INTEGER NOT NULL,
+  events TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_channel_off ON events(channel, epoch, off);
--- Only client-supplied ids can repeat; generated UUIDs skip the (costly, random-key) unique check.
-CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id) WHERE dedupe = 1;
-CREATE INDEX IF NOT EXISTS events_ingested ON events(ingested_at);
+CREATE INDEX IF NOT EXISTS segments_after ON segments(channel, epoch, last_off);
+CREATE INDEX IF NOT EXISTS segments_age ON segments(oldest_at);
+CREATE TABLE IF NOT EXISTS event_ids (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS store_seq (one INTEGER PRIMARY KEY CHECK (one = 1), hwm INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS channels (channel TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS channel_stats (
   channel TEXT NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL, last_ts INTEGER NOT NULL,
@@ -55,13 +66,115 @@ CREATE TABLE IF NOT EXISTS channel_stats (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-export function rowToEvent(r: EventRow): PulseEvent {
-  const e: PulseEvent = { id: r.id, channel: r.channel, type: r.type, ts: r.ts, data: JSON.parse(r.data), offset: r.off, epoch: r.epoch };
-  if (r.user_id !== null) e.userId = r.user_id;
-  if (r.org_id !== null) e.orgId = r.org_id;
-  if (r.tx_id !== null) e.txId = r.tx_id;
-  if (r.block_height !== null) e.blockHeight = r.block_height;
+/** Rows of the old per-event table read by the migration. */
+const MIGRATE_CHUNK = 1000;
+
+interface SegmentRow {
+  seq: number;
+  base: number;
+  last_seq: number;
+  n: number;
+  channel: string;
+  epoch: string;
+  first_off: number;
+  last_off: number;
+  at: number;
+  oldest_at: number;
+  newest_at: number;
+  events: string;
+}
+
+/** One event as stored inside a segment (see the file comment). */
+type Packed = [string, string, number, number, PulseEvent['data'], (0 | 1)?, (string | null)?, (string | null)?, (string | null)?, (number | null)?, number?];
+/** A parsed segment: its seqs, then its events (event i has seqs[i - 1]). */
+type Unpacked = [number[], ...Packed[]];
+
+/** A segment being built. */
+interface Builder {
+  channel: string;
+  epoch: string;
+  text: string;
+  seqs: string;
+  seq: number;
+  lastSeq: number;
+  n: number;
+  firstOff: number;
+  lastOff: number;
+  at: number;
+  oldest: number;
+  newest: number;
+}
+
+/** A finite number as JSON (non-finite ones become null, as JSON.stringify does). */
+function num(n: number): string {
+  return Number.isFinite(n) ? '' + n : 'null';
+}
+function str(s: string | null | undefined): string {
+  return s === undefined || s === null ? 'null' : JSON.stringify(s);
+}
+
+/**
+ * One packed event; `dataJson` is spliced in as is. Trailing defaults are left out.
+ */
+function pack(
+  id: string,
+  type: string,
+  ts: number,
+  off: number,
+  dataJson: string,
+  dedupe: boolean,
+  userId: string | null | undefined,
+  orgId: string | null | undefined,
+  txId: string | null | undefined,
+  blockHeight: number | null | undefined,
+  at: number | null,
+): string {
+  let s = '[' + JSON.stringify(id) + ',' + JSON.stringify(type) + ',' + num(ts) + ',' + off + ',' + dataJson;
+  const hasBh = blockHeight !== undefined && blockHeight !== null;
+  const last = at !== null ? 10 : hasBh ? 9 : txId != null ? 8 : orgId != null ? 7 : userId != null ? 6 : dedupe ? 4 : 5;
+  if (last >= 5) s += dedupe ? ',1' : ',0';
+  if (last >= 6) s += ',' + str(userId);
+  if (last >= 7) s += ',' + str(orgId);
+  if (last >= 8) s += ',' + str(txId);
+  if (last >= 9) s += ',' + (hasBh ? num(blockHeight) : 'null');
+  if (last >= 10) s += ',' + at;
+  return s + ']';
+}
+
+function toEvent(seg: { channel: string; epoch: string }, p: Packed): PulseEvent {
+  const e: PulseEvent = { id: p[0], channel: seg.channel, type: p[1], ts: p[2], data: p[4], offset: p[3], epoch: seg.epoch };
+  if (p.length > 6) {
+    if (p[6] != null) e.userId = p[6];
+    if (p[7] != null) e.orgId = p[7];
+    if (p[8] != null) e.txId = p[8];
+    if (p[9] != null) e.blockHeight = p[9];
+  }
   return e;
+}
+
+const isDedupe = (p: Packed) => p.length <= 5 || p[5] !== 0;
+const unpack = (r: { events: string }): Unpacked => JSON.parse(r.events) as Unpacked;
+/** Only the seqs of a segment: its text starts with them, and numbers hold no ']'. */
+const seqsOf = (r: { events: string }): number[] => JSON.parse(r.events.slice(1, r.events.indexOf(']') + 1)) as number[];
+
+function newBuilder(channel: string, epoch: string, seq: number, off: number, at: number): Builder {
+  return { channel, epoch, text: '', seqs: '', seq, lastSeq: seq, n: 0, firstOff: off, lastOff: off, at, oldest: at, newest: at };
+}
+
+/** Add one packed event with its seq. */
+function append(b: Builder, seq: number, off: number, at: number, packed: string): void {
+  if (b.n === 0) {
+    b.text = packed;
+    b.seqs = '' + seq;
+  } else {
+    b.text = b.text + ',' + packed;
+    b.seqs = b.seqs + ',' + seq;
+  }
+  b.n++;
+  b.lastSeq = seq;
+  b.lastOff = off;
+  if (at < b.oldest) b.oldest = at;
+  if (at > b.newest) b.newest = at;
 }
 
 export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' } = {}): Store {
@@ -70,15 +183,19 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('busy_timeout = 5000');
-  // Files made before the dedupe column keep their table-wide UNIQUE(id): correct, only slower.
-  const cols = db.prepare(`SELECT name FROM pragma_table_info('events')`).all() as Array<{ name: string }>;
-  if (cols.length && !cols.some((c) => c.name === 'dedupe')) db.exec('ALTER TABLE events ADD COLUMN dedupe INTEGER NOT NULL DEFAULT 1');
   db.exec(SCHEMA);
 
-  const insert = db.prepare(
-    `INSERT OR IGNORE INTO events (id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at, dedupe)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  const insertId = db.prepare(`INSERT OR IGNORE INTO event_ids (seq, id) VALUES (?, ?)`);
+  const insertSeg = db.prepare(
+    `INSERT INTO segments (seq, base, last_seq, n, channel, epoch, first_off, last_off, at, oldest_at, newest_at, events)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  const setHwm = db.prepare(`INSERT INTO store_seq (one, hwm) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET hwm = excluded.hwm`);
+  const writeSegment = (b: Builder, base: number) =>
+    insertSeg.run(b.seq, base, b.lastSeq, b.n, b.channel, b.epoch, b.firstOff, b.lastOff, b.at, b.oldest, b.newest, '[[' + b.seqs + '],' + b.text + ']');
+
+  migrate(db, writeSegment, insertId, setHwm);
+
   const upsertHead = db.prepare(
     `INSERT INTO channels (channel, epoch, head) VALUES (?, ?, ?)
      ON CONFLICT(channel) DO UPDATE SET epoch = excluded.epoch,
@@ -88,37 +205,98 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
     `INSERT INTO channel_stats (channel, type, count, last_ts) VALUES (?, ?, ?, ?)
      ON CONFLICT(channel, type) DO UPDATE SET count = count + excluded.count, last_ts = max(last_ts, excluded.last_ts)`,
   );
-  const selAfter = db.prepare(`SELECT * FROM events WHERE channel = ? AND epoch = ? AND off > ? ORDER BY off ASC LIMIT ?`);
-  const selLatest = db.prepare(`SELECT * FROM (SELECT * FROM events WHERE channel = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC`);
+  const selAfter = db.prepare(`SELECT * FROM segments WHERE channel = ? AND epoch = ? AND last_off > ? ORDER BY last_off ASC`);
+  const selNewest = db.prepare(`SELECT * FROM segments WHERE channel = ? AND epoch = ? ORDER BY last_off DESC`);
+  const selFirstEpoch = db.prepare(`SELECT epoch FROM segments WHERE channel = ? ORDER BY epoch LIMIT 1`).pluck();
+  const selNextEpoch = db.prepare(`SELECT epoch FROM segments WHERE channel = ? AND epoch > ? ORDER BY epoch LIMIT 1`).pluck();
+  /** The epochs a channel has segments in (usually one), each found in one index probe. */
+  const epochsOf = (channel: string): string[] => {
+    const out: string[] = [];
+    for (let e = selFirstEpoch.get(channel) as string | undefined; e !== undefined; e = selNextEpoch.get(channel, e) as string | undefined) out.push(e);
+    return out;
+  };
   const selHeads = db.prepare(`SELECT channel, epoch, head AS offset FROM channels`);
   const selStats = db.prepare(`SELECT type, count, last_ts FROM channel_stats WHERE channel = ?`);
   const selHead = db.prepare(`SELECT epoch, head FROM channels WHERE channel = ?`);
-  const selHas = db.prepare(`SELECT 1 FROM events WHERE id = ? AND dedupe = 1`);
-  const selRecent = db.prepare(`SELECT id FROM events WHERE dedupe = 1 ORDER BY seq DESC LIMIT ?`);
-  const selScan = db.prepare(`SELECT * FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ?`);
-  const selMatching = db.prepare(
-    `SELECT * FROM events WHERE channel = ? AND json_extract(data, '$.' || ?) = ? ORDER BY seq DESC LIMIT 1`,
-  );
+  const selHas = db.prepare(`SELECT 1 FROM event_ids WHERE id = ?`);
+  const selRecent = db.prepare(`SELECT id FROM event_ids ORDER BY seq DESC LIMIT ?`);
+  const selBase = db.prepare(`SELECT base FROM segments WHERE seq <= ? ORDER BY seq DESC LIMIT 1`).pluck();
+  const selScan = db.prepare(`SELECT * FROM segments WHERE seq >= ? AND last_seq > ? ORDER BY seq ASC`);
   const getMeta = db.prepare(`SELECT value FROM meta WHERE key = ?`);
   const setMeta = db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
-  const prune = db.prepare(`DELETE FROM events WHERE channel >= ? AND channel < ? AND ingested_at < ?`);
+  const selPrune = db.prepare(`SELECT * FROM segments WHERE oldest_at < ? AND channel >= ? AND channel < ?`);
+  const delSeg = db.prepare(`DELETE FROM segments WHERE seq = ?`);
+  const delId = db.prepare(`DELETE FROM event_ids WHERE seq = ?`);
+
+  /** The last seq handed out; committed with each commit. */
+  let hwm = Math.max(
+    (db.prepare(`SELECT hwm FROM store_seq`).pluck().get() as number | undefined) ?? 0,
+    (db.prepare(`SELECT max(last_seq) FROM segments`).pluck().get() as number | null) ?? 0,
+    (db.prepare(`SELECT max(seq) FROM event_ids`).pluck().get() as number | null) ?? 0,
+  );
 
   let queue: StoreItem[] = [];
 
   const commitTx = db.transaction((items: StoreItem[]) => {
-    const ignored = new Set<string>();
-    for (const it of items) {
+    const base = hwm + 1;
+    let seq = hwm;
+    let ignored: Set<number> | null = null;
+    const segs = new Map<string, Builder>();
+    // Most commits touch few channels; remember the last builder to skip the map lookup on runs.
+    let lastKey = '';
+    let b: Builder | null = null;
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
       const e = it.event;
-      const info = insert.run(
-        e.id, e.channel, e.type, e.ts, e.offset, e.epoch, it.dataJson,
-        e.userId ?? null, e.orgId ?? null, e.txId ?? null, e.blockHeight ?? null, it.ingestedAt, it.dedupe === false ? 0 : 1,
-      );
-      if (info.changes === 0) ignored.add(e.id);
+      const dedupe = it.dedupe !== false;
+      if (dedupe && insertId.run(seq + 1, e.id).changes === 0) {
+        (ignored ??= new Set()).add(i);
+        continue;
+      }
+      seq++;
+      const key = e.channel + '\u0000' + e.epoch;
+      if (key !== lastKey || b === null) {
+        lastKey = key;
+        b = segs.get(key) ?? null;
+        if (b === null) segs.set(key, (b = newBuilder(e.channel, e.epoch, seq, e.offset, it.ingestedAt)));
+      }
+      const at = it.ingestedAt;
+      append(b, seq, e.offset, at, pack(e.id, e.type, e.ts, e.offset, it.dataJson, dedupe, e.userId, e.orgId, e.txId, e.blockHeight, at === b.at ? null : at));
     }
-    const sum = summarizeBatch(items, (id) => !ignored.has(id));
+    for (const s of segs.values()) writeSegment(s, base);
+    if (seq !== hwm) setHwm.run(seq);
+    const sum = summarizeBatch(items, ignored === null ? () => true : (_id, i) => !ignored.has(i));
     for (const [channel, h] of sum.heads) upsertHead.run(channel, h.epoch, h.head);
     for (const st of sum.stats) upsertStats.run(st.channel, st.type, st.count, st.last);
-    return sum.dups;
+    return { dups: sum.dups, seq };
+  });
+
+  const pruneTx = db.transaction((namespace: string, beforeTs: number) => {
+    let removed = 0;
+    const rows = selPrune.all(beforeTs, namespace + ':', namespace + ';') as SegmentRow[];
+    for (const r of rows) {
+      const a = unpack(r);
+      const seqs = a[0];
+      const kept: Array<{ seq: number; p: Packed; at: number }> = [];
+      for (let i = 1; i < a.length; i++) {
+        const p = a[i] as Packed;
+        const at = p.length > 10 ? (p[10] as number) : r.at;
+        if (at < beforeTs) {
+          removed++;
+          if (isDedupe(p)) delId.run(seqs[i - 1]);
+        } else kept.push({ seq: seqs[i - 1], p, at });
+      }
+      delSeg.run(r.seq);
+      if (kept.length === 0) continue;
+      // Part of the segment is younger than the cutoff: write the rest back as a new segment.
+      const first = kept[0];
+      const b = newBuilder(r.channel, r.epoch, first.seq, first.p[3], first.at);
+      for (const { seq, p, at } of kept) {
+        append(b, seq, p[3], at, pack(p[0], p[1], p[2], p[3], JSON.stringify(p[4]), isDedupe(p), p[6], p[7], p[8], p[9], at === b.at ? null : at));
+      }
+      writeSegment(b, r.base);
+    }
+    return removed;
   });
 
   let closed = false;
@@ -132,13 +310,36 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
       if (queue.length === 0) return new Set<string>();
       const items = queue;
       queue = [];
-      return commitTx(items);
+      const r = commitTx(items);
+      hwm = r.seq; // only once the transaction is in
+      return r.dups;
     },
     async readAfter(channel, epoch, after, limit) {
-      return (selAfter.all(channel, epoch, after, limit) as EventRow[]).map(rowToEvent);
+      // Offsets of a (channel, epoch) grow with acceptance, so its segments by last offset hold
+      // ascending ranges: stop once `limit` events are in hand.
+      const out: PulseEvent[] = [];
+      if (limit <= 0) return out;
+      for (const r of selAfter.iterate(channel, epoch, after) as IterableIterator<SegmentRow>) {
+        if (out.length >= limit) break;
+        const a = unpack(r);
+        for (let i = 1; i < a.length; i++) if ((a[i] as Packed)[3] > after) out.push(toEvent(r, a[i] as Packed));
+      }
+      return out.length > limit ? out.slice(0, limit) : out;
     },
     async latest(channel, limit) {
-      return (selLatest.all(channel, limit) as EventRow[]).map(rowToEvent);
+      // Newest first within each epoch (offset order is seq order there), then merged by seq.
+      if (limit <= 0) return [];
+      const got: StoredEvent[] = [];
+      for (const epoch of epochsOf(channel)) {
+        let n = 0;
+        for (const r of selNewest.iterate(channel, epoch) as IterableIterator<SegmentRow>) {
+          const a = unpack(r);
+          for (let i = 1; i < a.length; i++) got.push({ seq: a[0][i - 1], event: toEvent(r, a[i] as Packed) });
+          if ((n += r.n) >= limit) break;
+        }
+      }
+      got.sort((x, y) => y.seq - x.seq);
+      return got.slice(0, limit).reverse().map((s) => s.event);
     },
     async heads() {
       return selHeads.all() as ChannelHead[];
@@ -152,8 +353,23 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
     },
     async latestMatching(channel, key, value) {
       if (!/^[A-Za-z0-9_]+$/.test(key)) return null;
-      const r = selMatching.get(channel, key, value) as EventRow | undefined;
-      return r ? rowToEvent(r) : null;
+      // The newest match of each epoch, then the newest of those by seq.
+      let best: { seq: number; r: SegmentRow; p: Packed } | null = null;
+      for (const epoch of epochsOf(channel)) {
+        segs: for (const r of selNewest.iterate(channel, epoch) as IterableIterator<SegmentRow>) {
+          if (best !== null && r.last_seq < best.seq) break;
+          const a = unpack(r);
+          for (let i = a.length - 1; i >= 1; i--) {
+            const p = a[i] as Packed;
+            const d = p[4] as unknown;
+            if (d !== null && typeof d === 'object' && !Array.isArray(d) && Object.hasOwn(d, key) && (d as Record<string, unknown>)[key] === value) {
+              if (best === null || a[0][i - 1] > best.seq) best = { seq: a[0][i - 1], r, p };
+              break segs;
+            }
+          }
+        }
+      }
+      return best ? toEvent(best.r, best.p) : null;
     },
     async has(id) {
       return selHas.get(id) !== undefined;
@@ -162,7 +378,54 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
       return (selRecent.all(limit) as Array<{ id: string }>).map((r) => r.id);
     },
     async scan(afterSeq, limit): Promise<StoredEvent[]> {
-      return (selScan.all(afterSeq, limit) as EventRow[]).map((r) => ({ seq: r.seq, event: rowToEvent(r) }));
+      const out: StoredEvent[] = [];
+      if (limit <= 0) return out;
+      // Segments of earlier commits end below the base of the commit holding the segment that
+      // starts at or below afterSeq; from that base on, segments come in first-seq order, and
+      // every buffered event below the next segment's first seq is final.
+      const from = (selBase.get(afterSeq) as number | undefined) ?? afterSeq + 1;
+      // Buffered: seqs with where to find the event; a segment is parsed in full only when one
+      // of its events is returned.
+      interface Ref {
+        seq: number;
+        r: SegmentRow;
+        i: number;
+      }
+      let pending: Ref[] = [];
+      const parsed = new Map<SegmentRow, Unpacked>();
+      const emit = (x: Ref) => {
+        let a = parsed.get(x.r);
+        if (a === undefined) parsed.set(x.r, (a = unpack(x.r)));
+        out.push({ seq: x.seq, event: toEvent(x.r, a[x.i] as Packed) });
+      };
+      const flush = (below: number, max: number) => {
+        pending.sort((x, y) => x.seq - y.seq);
+        let k = 0;
+        while (k < pending.length && pending[k].seq < below && out.length < max) emit(pending[k++]);
+        pending = k === pending.length ? [] : pending.slice(k);
+      };
+      let base = -1;
+      let low = Infinity; // the smallest buffered seq
+      for (const r of selScan.iterate(from, afterSeq) as IterableIterator<SegmentRow>) {
+        // Sort only when a new commit begins (all of the last one is final) or when enough is
+        // buffered, some of it below this segment's first seq, that this could end the scan.
+        if (pending.length > 0 && (r.base !== base || (pending.length >= limit - out.length && low < r.seq))) {
+          flush(r.seq, limit);
+          if (out.length >= limit) break;
+          if (r.base !== base) parsed.clear(); // all of the last commit is out
+          low = pending.length ? pending[0].seq : Infinity;
+        }
+        base = r.base;
+        const seqs = seqsOf(r);
+        for (let i = 0; i < seqs.length; i++) {
+          const q = seqs[i];
+          if (q <= afterSeq) continue;
+          pending.push({ seq: q, r, i: i + 1 });
+          if (q < low) low = q;
+        }
+      }
+      flush(Infinity, limit);
+      return out.length > limit ? out.slice(0, limit) : out;
     },
     async getMeta(key) {
       const r = getMeta.get(key) as { value: string } | undefined;
@@ -172,13 +435,74 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
       setMeta.run(key, value);
     },
     async prune(namespace, beforeTs) {
-      return prune.run(namespace + ':', namespace + ';', beforeTs).changes;
+      return pruneTx(namespace, beforeTs);
     },
     async close() {
       if (closed) return;
       closed = true;
-      if (queue.length) commitTx(queue.splice(0));
+      if (queue.length) hwm = commitTx(queue.splice(0)).seq;
       db.close();
     },
   };
+}
+
+/**
+ * Convert a file of the per-event row layout (table `events`) in one transaction: runs of up to
+ * MIGRATE_CHUNK consecutive rows become one pseudo-commit (one segment per channel and epoch),
+ * client ids move to `event_ids`, the seq high-water mark carries over, and `events` is dropped.
+ */
+function migrate(
+  db: Database.Database,
+  writeSegment: (b: Builder, base: number) => unknown,
+  insertId: Database.Statement,
+  setHwm: Database.Statement,
+): void {
+  const cols = db.prepare(`SELECT name FROM pragma_table_info('events')`).pluck().all() as string[];
+  if (cols.length === 0) return;
+  const hasDedupe = cols.includes('dedupe');
+  interface OldRow {
+    seq: number;
+    id: string;
+    dedupe: number;
+    channel: string;
+    type: string;
+    ts: number;
+    off: number;
+    epoch: string;
+    data: string;
+    user_id: string | null;
+    org_id: string | null;
+    tx_id: string | null;
+    block_height: number | null;
+    ingested_at: number;
+  }
+  const page = db.prepare(
+    `SELECT seq, id, ${hasDedupe ? 'dedupe' : '1 AS dedupe'}, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at
+     FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ${MIGRATE_CHUNK}`,
+  );
+  db.transaction(() => {
+    let after = 0;
+    for (;;) {
+      const rows = page.all(after) as OldRow[];
+      if (rows.length === 0) break;
+      const base = rows[0].seq;
+      const segs = new Map<string, Builder>();
+      for (const r of rows) {
+        const key = r.channel + '\u0000' + r.epoch;
+        let b = segs.get(key);
+        if (!b) segs.set(key, (b = newBuilder(r.channel, r.epoch, r.seq, r.off, r.ingested_at)));
+        const dedupe = r.dedupe !== 0;
+        if (dedupe) insertId.run(r.seq, r.id);
+        const at = r.ingested_at;
+        append(b, r.seq, r.off, at, pack(r.id, r.type, r.ts, r.off, r.data, dedupe, r.user_id, r.org_id, r.tx_id, r.block_height, at === b.at ? null : at));
+      }
+      for (const b of segs.values()) writeSegment(b, base);
+      after = rows[rows.length - 1].seq;
+    }
+    // AUTOINCREMENT never reused a seq, even of deleted rows: neither do we.
+    const auto = (db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).pluck().get() as number | undefined) ?? 0;
+    const hwm = Math.max(auto, after, (db.prepare(`SELECT hwm FROM store_seq`).pluck().get() as number | undefined) ?? 0);
+    if (hwm > 0) setHwm.run(hwm);
+    db.exec('DROP TABLE events');
+  })();
 }

@@ -1,0 +1,184 @@
+/** The SQLite store's segment layout: conversion of files of the per-event layout, and what only SQLite reports. */
+import { describe, it, expect, afterEach } from 'vitest';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { PulseEvent } from '@pulse/protocol';
+import { openSqliteStore } from '../src/store/sqlite.js';
+import type { Store } from '../src/ports.js';
+import { tempDir, cleanup } from './core-helpers.js';
+
+/** The schema of the per-event row layout, as the store created it before segments (copied, not imported). */
+const OLD_SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL,
+  dedupe INTEGER NOT NULL DEFAULT 1,
+  channel TEXT NOT NULL,
+  type TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  off INTEGER NOT NULL,
+  epoch TEXT NOT NULL,
+  data TEXT NOT NULL,
+  user_id TEXT,
+  org_id TEXT,
+  tx_id TEXT,
+  block_height INTEGER,
+  ingested_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_channel_off ON events(channel, epoch, off);
+CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id) WHERE dedupe = 1;
+CREATE INDEX IF NOT EXISTS events_ingested ON events(ingested_at);
+CREATE TABLE IF NOT EXISTS channels (channel TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS channel_stats (
+  channel TEXT NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL, last_ts INTEGER NOT NULL,
+  PRIMARY KEY (channel, type)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+const item = (e: PulseEvent, at = Date.now(), dedupe = true) => ({ event: e, dataJson: JSON.stringify(e.data), ingestedAt: at, dedupe });
+
+const dirs: string[] = [];
+const stores: Store[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) cleanup(d);
+});
+function open(path: string): Store {
+  const s = openSqliteStore(path);
+  stores.push(s);
+  return s;
+}
+function newPath(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return join(d, 'pulse.db');
+}
+
+describe('SQLite store: files of the per-event row layout', () => {
+  it('converts the events table at open: every event readable, ids deduplicated, scan order, seqs and offsets continue', async () => {
+    const path = newPath();
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    old.exec(OLD_SCHEMA);
+    const ins = old.prepare(
+      `INSERT INTO events (id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at, dedupe)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    // 2500 rows (more than one conversion chunk) over three channels, interleaved; one with every
+    // optional field; every third id generated (dedupe 0); ingest times that vary within a channel.
+    const chans = ['m:a', 'm:b', 'm:c'];
+    const offs: Record<string, number> = {};
+    const expected: Array<{ id: string; channel: string; offset: number }> = [];
+    for (let i = 0; i < 2500; i++) {
+      const ch = chans[(i * 7) % 3 === 0 ? 0 : i % 3];
+      const off = (offs[ch] = (offs[ch] ?? 0) + 1);
+      const id = i % 3 === 0 ? `gen-${i}` : `client-${i}`;
+      const extra = i === 10;
+      ins.run(id, ch, i % 2 ? 't' : 'u', 5000 + i, off, 'ep', JSON.stringify({ i, s: 'x"y' }), extra ? 'u1' : null, extra ? 'o1' : null, extra ? '0xab' : null, extra ? 42 : null, 1000 + i, i % 3 === 0 ? 0 : 1);
+      expected.push({ id, channel: ch, offset: off });
+    }
+    for (const ch of chans) old.prepare(`INSERT INTO channels (channel, epoch, head) VALUES (?, 'ep', ?)`).run(ch, offs[ch]);
+    old.prepare(`INSERT INTO channel_stats (channel, type, count, last_ts) VALUES ('m:a', 't', 5, 1)`).run();
+    old.prepare(`INSERT INTO meta (key, value) VALUES ('k', 'v')`).run();
+    // A deleted newest row: AUTOINCREMENT never handed its seq out again, and neither may we.
+    ins.run('gone', 'm:z', 't', 1, 1, 'ep', '{}', null, null, null, null, 1, 1);
+    old.prepare(`DELETE FROM events WHERE id = 'gone'`).run();
+    const lastOldSeq = (old.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).pluck().get() as number);
+    old.close();
+
+    const store = open(path);
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'events'`).pluck().get()).toBe(0);
+    check.close();
+
+    const scanned = await store.scan(0, 10_000);
+    expect(scanned.map((s) => s.event.id)).toEqual(expected.map((e) => e.id));
+    expect(scanned.map((s) => s.seq)).toEqual(expected.map((_, i) => i + 1));
+    const paged: string[] = [];
+    for (let after = 0; ; ) {
+      const p = await store.scan(after, 333);
+      if (p.length === 0) break;
+      paged.push(...p.map((s) => s.event.id));
+      after = p[p.length - 1].seq;
+    }
+    expect(paged).toEqual(expected.map((e) => e.id));
+    expect(scanned[10].event).toEqual({
+      id: 'client-10', channel: expected[10].channel, type: 'u', ts: 5010, data: { i: 10, s: 'x"y' }, offset: expected[10].offset, epoch: 'ep',
+      userId: 'u1', orgId: 'o1', txId: '0xab', blockHeight: 42,
+    });
+    for (const ch of chans) {
+      const mine = expected.filter((e) => e.channel === ch);
+      expect((await store.readAfter(ch, 'ep', 0, 10_000)).map((e) => e.id)).toEqual(mine.map((e) => e.id));
+      expect((await store.readAfter(ch, 'ep', 100, 5)).map((e) => e.offset)).toEqual([101, 102, 103, 104, 105]);
+      expect((await store.latest(ch, 3)).map((e) => e.id)).toEqual(mine.slice(-3).map((e) => e.id));
+    }
+    expect(await store.has('client-1')).toBe(true);
+    expect(await store.has('gen-0')).toBe(false); // generated ids were never deduplicated
+    const clientIds = expected.filter((e) => e.id.startsWith('client-')).map((e) => e.id);
+    expect(await store.recentIds(3)).toEqual(clientIds.slice(-3).reverse());
+    const inB = expected.flatMap((e, i) => (e.channel === 'm:b' ? [i] : []));
+    expect((await store.latestMatching('m:b', 'i', inB[inB.length - 1]))?.id).toBe(expected[inB[inB.length - 1]].id);
+    expect((await store.latestMatching('m:b', 'i', inB[0]))?.id).toBe(expected[inB[0]].id);
+    expect(await store.latestMatching('m:b', 'i', String(inB[0]))).toBeNull();
+    expect(await store.getMeta('k')).toBe('v');
+    expect((await store.stats('m:a')).totalEvents).toBe(5);
+    expect(await store.heads()).toEqual(expect.arrayContaining(chans.map((ch) => ({ channel: ch, epoch: 'ep', offset: offs[ch] }))));
+
+    // New commits: old client ids are duplicates, seqs continue above the old high-water mark,
+    // offsets continue after the old heads.
+    const next = (ch: string, id: string): PulseEvent => ({ id, channel: ch, type: 't', ts: 1, data: { n: 1 }, offset: ++offs[ch], epoch: 'ep' });
+    store.enqueue([item(next('m:a', 'client-1')), item(next('m:a', 'new-1')), item(next('m:b', 'new-2'))]);
+    expect([...(await store.commit())]).toEqual(['client-1']);
+    const tail = await store.scan(scanned[scanned.length - 1].seq, 10);
+    expect(tail.map((s) => s.event.id)).toEqual(['new-1', 'new-2']);
+    expect(tail[0].seq).toBeGreaterThan(lastOldSeq);
+    expect((await store.readAfter('m:a', 'ep', offs['m:a'] - 2, 10)).map((e) => e.id)).toEqual(['new-1']);
+    expect(await store.recentIds(1)).toEqual(['new-2']);
+
+    // Reopening a converted file converts nothing again.
+    await store.close();
+    const again = open(path);
+    expect((await again.scan(0, 10_000)).length).toBe(2502);
+  });
+
+  it('converts a file from before the dedupe column (every id deduplicated)', async () => {
+    const path = newPath();
+    const old = new Database(path);
+    old.exec(OLD_SCHEMA.replace('  dedupe INTEGER NOT NULL DEFAULT 1,\n', '').replace(' WHERE dedupe = 1', ''));
+    old.prepare(`INSERT INTO events (id, channel, type, ts, off, epoch, data, ingested_at) VALUES ('a', 'q:1', 't', 1, 1, 'e', '{"v":1}', 10)`).run();
+    old.close();
+    const store = open(path);
+    expect(await store.has('a')).toBe(true);
+    expect((await store.latest('q:1', 5)).map((e) => e.data)).toEqual([{ v: 1 }]);
+  });
+});
+
+describe('SQLite store: segments', () => {
+  it('reports an id repeated within one batch as a duplicate and counts only the stored copy', async () => {
+    const store = open(newPath());
+    const e = (off: number, id: string): PulseEvent => ({ id, channel: 'd:1', type: 't', ts: off, data: {}, offset: off, epoch: 'e' });
+    store.enqueue([item(e(1, 'x')), item(e(2, 'x')), item(e(3, 'y'))]);
+    expect([...(await store.commit())]).toEqual(['x']);
+    expect((await store.readAfter('d:1', 'e', 0, 10)).map((x) => x.offset)).toEqual([1, 3]);
+    expect((await store.stats('d:1')).totalEvents).toBe(2);
+    expect((await store.stats('d:1')).offset).toBe(3);
+  });
+
+  it('prunes the older part of a segment, keeps the rest readable, and deletes the pruned ids', async () => {
+    const store = open(newPath());
+    const e = (off: number, extra: Partial<PulseEvent> = {}): PulseEvent => ({ id: `r-${off}`, channel: 'r:1', type: 't', ts: off, data: { off }, offset: off, epoch: 'e', ...extra });
+    store.enqueue([item(e(1), 100), item(e(2, { userId: 'u' }), 100, false), item(e(3), 300), item(e(4, { blockHeight: 9 }), 200)]);
+    await store.commit();
+    expect(await store.prune('r', 150)).toBe(2);
+    expect(await store.has('r-1')).toBe(false);
+    expect(await store.has('r-3')).toBe(true);
+    expect((await store.readAfter('r:1', 'e', 0, 10)).map((x) => x.offset)).toEqual([3, 4]);
+    expect((await store.latest('r:1', 10))[1]).toEqual(e(4, { blockHeight: 9 }));
+    expect(await store.prune('r', 250)).toBe(1);
+    expect((await store.scan(0, 10)).map((s) => s.event.id)).toEqual(['r-3']);
+    expect(await store.prune('r', 301)).toBe(1);
+    expect(await store.scan(0, 10)).toEqual([]);
+    expect(await store.recentIds(10)).toEqual([]);
+  });
+});
