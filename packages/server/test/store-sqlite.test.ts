@@ -165,6 +165,19 @@ describe('SQLite store: segments', () => {
     expect((await store.stats('d:1')).offset).toBe(3);
   });
 
+  it('keeps ids, types and fields that need JSON escaping exactly', async () => {
+    const path = newPath();
+    let store = open(path);
+    const odd = ['a"b', 'back\\slash', 'line\nbreak', 'ünï ✓', 'tab\t', 'end\n'];
+    const events: PulseEvent[] = odd.map((s, i) => ({ id: s + i, channel: 'j:1', type: s, ts: 1.5 + i, data: { s }, offset: i + 1, epoch: 'e"1', userId: s, txId: s }));
+    store.enqueue(events.map((e) => item(e)));
+    await store.commit();
+    await store.close();
+    store = open(path);
+    expect(await store.readAfter('j:1', 'e"1', 0, 10)).toEqual(events);
+    for (const e of events) expect(await store.has(e.id)).toBe(true);
+  });
+
   it('prunes the older part of a segment, keeps the rest readable, and deletes the pruned ids', async () => {
     const store = open(newPath());
     const e = (off: number, extra: Partial<PulseEvent> = {}): PulseEvent => ({ id: `r-${off}`, channel: 'r:1', type: 't', ts: off, data: { off }, offset: off, epoch: 'e', ...extra });

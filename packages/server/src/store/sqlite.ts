@@ -109,8 +109,13 @@ interface Builder {
 function num(n: number): string {
   return Number.isFinite(n) ? '' + n : 'null';
 }
+/** Strings that need no escaping in JSON (ids, types): quoting them is ~2x cheaper than JSON.stringify. */
+const PLAIN = /^[\w:.\-]*$/;
+function quote(s: string): string {
+  return PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s);
+}
 function str(s: string | null | undefined): string {
-  return s === undefined || s === null ? 'null' : JSON.stringify(s);
+  return s === undefined || s === null ? 'null' : quote(s);
 }
 
 /**
@@ -129,7 +134,7 @@ function pack(
   blockHeight: number | null | undefined,
   at: number | null,
 ): string {
-  let s = '[' + JSON.stringify(id) + ',' + JSON.stringify(type) + ',' + num(ts) + ',' + off + ',' + dataJson;
+  let s = '[' + quote(id) + ',' + quote(type) + ',' + num(ts) + ',' + off + ',' + dataJson;
   const hasBh = blockHeight !== undefined && blockHeight !== null;
   const last = at !== null ? 10 : hasBh ? 9 : txId != null ? 8 : orgId != null ? 7 : userId != null ? 6 : dedupe ? 4 : 5;
   if (last >= 5) s += dedupe ? ',1' : ',0';
@@ -180,6 +185,12 @@ function append(b: Builder, seq: number, off: number, at: number, packed: string
 export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' } = {}): Store {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
+  // Takes effect only for a new file (an existing WAL file keeps its page size). A commit dirties
+  // one leaf of segments_after per channel plus the appended segment pages; with 16 KiB pages a
+  // 1000-event commit over 100 channels took ~3.5 µs/event in the store against ~5 with 4 KiB
+  // (2048 and 1024 were worse: segments overflow). wal_autocheckpoint (250..10000 pages) and
+  // cache_size (2..32 MB) showed no difference beyond the noise of the micro-benchmark: defaults.
+  db.pragma('page_size = 16384');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('busy_timeout = 5000');
