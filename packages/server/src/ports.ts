@@ -54,12 +54,16 @@ export interface Store {
   has(id: string): Promise<boolean>;
   /** Recent client-supplied ids, newest first, to warm the dedupe cache after a restart. */
   recentIds(limit: number): Promise<string[]>;
-  /** Every stored event in acceptance order, after `afterSeq`; for rebuilding metrics. */
+  /**
+   * Every stored event in acceptance order, after `afterSeq` (any number, not only a stored seq);
+   * for rebuilding metrics. Seqs increase in acceptance order and are never handed out twice,
+   * also after a prune or a restart.
+   */
   scan(afterSeq: number, limit: number): Promise<StoredEvent[]>;
   /** Small key/value space for checkpoints (metrics state, reserved offsets). */
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
-  /** Delete events older than `beforeTs` (ingest time) in channels of a namespace. */
+  /** Delete events older than `beforeTs` (ingest time) in channels of a namespace, and their ids; returns how many. */
   prune(namespace: string, beforeTs: number): Promise<number>;
   close(): Promise<void>;
 }
