@@ -195,3 +195,134 @@ describe('SQLite store: segments', () => {
     expect(await store.recentIds(10)).toEqual([]);
   });
 });
+
+describe('SQLite store: checkpointed heads and stats', () => {
+  /**
+   * Random commits over a few channels: several types, client ids repeated across and within
+   * commits (duplicates; in every `dupEvery`th commit), generated ids, epoch changes (c:b to e2;
+   * c:c to e2 and back to e1 within three commits, offsets starting again each time), ingest times out of order.
+   */
+  function workload(seed: number, commits: number, dupEvery = 1) {
+    let x = seed;
+    const rnd = (n: number) => {
+      x = (x * 48271) % 2147483647; // exact in doubles
+      return x % n;
+    };
+    const chans = ['c:a', 'c:b', 'c:c', 'c:d'];
+    const offs: Record<string, number> = {};
+    const epochs: Record<string, string> = {};
+    const out: Array<ReturnType<typeof item>[]> = [];
+    for (let c = 0; c < commits; c++) {
+      const batch: ReturnType<typeof item>[] = [];
+      for (let i = 0, n = 1 + rnd(40); i < n; i++) {
+        const ch = chans[rnd(chans.length)];
+        if (c === Math.floor(commits / 2) && ch === 'c:b' && epochs[ch] !== 'e2') {
+          epochs[ch] = 'e2'; // a new epoch: offsets start again
+          offs[ch] = 0;
+        }
+        const flip = c === 21 ? 'e2' : c === 24 ? 'e1' : null; // between two commits with duplicates (dupEvery 10)
+        if (flip !== null && ch === 'c:c' && (epochs[ch] ?? 'e1') !== flip) {
+          epochs[ch] = flip;
+          offs[ch] = 0;
+        }
+        const client = c % dupEvery === 0 && rnd(3) === 0;
+        const id = client ? `id-${rnd(60)}` : `gen-${c}-${i}`;
+        const e: PulseEvent = { id, channel: ch, type: `t${rnd(3)}`, ts: 1, data: { c, i }, offset: (offs[ch] = (offs[ch] ?? 0) + 1), epoch: epochs[ch] ?? 'e1' };
+        batch.push(item(e, 1000 + c * 10 + rnd(15), client));
+      }
+      out.push(batch);
+    }
+    return { chans, batches: out };
+  }
+  const sortHeads = (h: Array<{ channel: string }>) => [...h].sort((a, b) => a.channel.localeCompare(b.channel));
+
+  it('reads stats and heads live between checkpoints exactly as a store that writes them every commit', async () => {
+    const { chans, batches } = workload(7, 60, 10);
+    const every = openSqliteStore(newPath(), { checkpointMs: 0 }); // heads and stats written every commit, as before checkpoints
+    stores.push(every);
+    const path = newPath();
+    const never = openSqliteStore(path, { checkpointMs: Infinity });
+    stores.push(never);
+    for (const b of batches) {
+      every.enqueue(b);
+      never.enqueue(b);
+      expect([...(await never.commit())]).toEqual([...(await every.commit())]);
+      for (const ch of chans) expect(await never.stats(ch)).toEqual(await every.stats(ch));
+      expect(sortHeads(await never.heads())).toEqual(sortHeads(await every.heads()));
+    }
+    // The deltas were in play: without duplicates in a commit, the tables lag behind.
+    const { batches: clean } = workload(8, 3);
+    for (const b of clean) for (const it of b) it.dedupe = false;
+    const peek = new Database(path, { readonly: true });
+    const count = () => peek.prepare(`SELECT coalesce(sum(count), 0) FROM channel_stats`).pluck().get() as number;
+    const before = count();
+    for (const b of clean) {
+      never.enqueue(b);
+      await never.commit();
+    }
+    expect(count()).toBe(before);
+    peek.close();
+  });
+
+  it('after a crash (a second handle on the file, the first never closed) heads and stats are exact', async () => {
+    const { chans, batches } = workload(11, 80, 10);
+    const every = openSqliteStore(newPath(), { checkpointMs: 0 }); // heads and stats written every commit, as before checkpoints
+    stores.push(every);
+    const path = newPath();
+    // Checkpoints now and then: the crash leaves commits on both sides of the last one.
+    const crashed = openSqliteStore(path, { checkpointMs: Infinity });
+    for (let i = 0; i < batches.length; i++) {
+      every.enqueue(batches[i]);
+      crashed.enqueue(batches[i]);
+      await every.commit();
+      await crashed.commit();
+      if (i === 55) await crashed.prune('none', Date.now()); // a checkpoint (prune writes one)
+    }
+    // No duplicates in the last commits, so they are only in the segments.
+    const tail = workload(12, 5).batches;
+    for (const b of tail) {
+      for (const it of b) it.dedupe = false;
+      every.enqueue(b);
+      crashed.enqueue(b);
+      await every.commit();
+      await crashed.commit();
+    }
+    const reopened = open(path);
+    for (const ch of chans) expect(await reopened.stats(ch)).toEqual(await every.stats(ch));
+    expect(sortHeads(await reopened.heads())).toEqual(sortHeads(await every.heads()));
+    // The replay was written: a third handle (no replay left to do) reads the same from the tables.
+    const peek = new Database(path, { readonly: true });
+    const rows = peek.prepare(`SELECT channel, epoch, head AS offset FROM channels`).all();
+    peek.close();
+    expect(sortHeads(rows as Array<{ channel: string }>)).toEqual(sortHeads(await every.heads()));
+  });
+
+  it('keeps the head of a channel whose every segment is pruned before a checkpoint, also across a crash', async () => {
+    const path = newPath();
+    const store = openSqliteStore(path, { checkpointMs: Infinity });
+    const e = (off: number): PulseEvent => ({ id: `p-${off}`, channel: 'gone:x', type: 't', ts: 1, data: { off }, offset: off, epoch: 'ep' });
+    store.enqueue([1, 2, 3].map((o) => item(e(o), 1000, false)));
+    await store.commit();
+    store.enqueue([4, 5].map((o) => item(e(o), 1001, false)));
+    await store.commit();
+    expect(await store.prune('gone', Date.now())).toBe(5);
+    expect(await store.readAfter('gone:x', 'ep', 0, 10)).toEqual([]);
+    const reopened = open(path); // the first handle is never closed
+    expect(await reopened.heads()).toEqual([{ channel: 'gone:x', epoch: 'ep', offset: 5 }]);
+    const st = await reopened.stats('gone:x');
+    expect([st.epoch, st.offset, st.totalEvents]).toEqual(['ep', 5, 5]);
+  });
+
+  it('keeps the offset of a dropped duplicate across a crash (it is in no segment)', async () => {
+    const path = newPath();
+    const store = openSqliteStore(path, { checkpointMs: Infinity });
+    const e = (id: string, off: number): PulseEvent => ({ id, channel: 'd:x', type: 't', ts: 1, data: {}, offset: off, epoch: 'ep' });
+    store.enqueue([item(e('a', 1)), item(e('b', 2))]);
+    await store.commit();
+    store.enqueue([item(e('a', 3))]);
+    expect([...(await store.commit())]).toEqual(['a']);
+    const reopened = open(path);
+    expect(await reopened.heads()).toEqual([{ channel: 'd:x', epoch: 'ep', offset: 3 }]);
+    expect((await reopened.stats('d:x')).totalEvents).toBe(2);
+  });
+});

@@ -28,6 +28,21 @@
  *   where trailing defaults are left out (dedupe 1, the others null; ingestedAt only when it
  *   differs from the segment's `at`, the ingest time of its first event).
  *
+ * Channel heads (`channels`) and per-type counts (`channel_stats`) are checkpointed, not written
+ * per commit: each commit folds its summary (summarizeBatch, as the per-commit upserts did) into
+ * pending deltas in memory, and these are written at most about once a CHECKPOINT_MS, inside a
+ * commit's transaction, together with `store_seq.hwm`, which is therefore the checkpoint's
+ * watermark: the tables include exactly the commits up to it. Per commit they cost one upsert per
+ * channel and per (channel, type) — ~2 statements per event at 100 channels — where the
+ * checkpoint writes each touched row once a second. Reads (`heads`, `stats`) add the pending
+ * deltas. At open the segments above the watermark (the commits after the last checkpoint; a
+ * crash loses no segment) are replayed commit by commit through the same fold and written, so
+ * after a crash the tables hold what the per-commit upserts would have. What the segments cannot
+ * tell is written at once: a commit that drops a duplicate checkpoints in its own transaction (the
+ * duplicate's offset counts for the head but is in no segment), and so does `prune` (which may
+ * delete a channel's last segments), and `close`. The seq high-water mark itself is the largest of
+ * `store_seq.hwm`, the segments' last seq and the ids' seq, so it needs no write per commit.
+ *
  * Files written by the per-event row layout (table `events`) are converted at open, in one
  * transaction, into segments of runs of up to MIGRATE_CHUNK consecutive rows; then `events` is
  * dropped.
@@ -68,6 +83,26 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 /** Rows of the old per-event table read by the migration. */
 const MIGRATE_CHUNK = 1000;
+/** Heads and stats are written at most about this often (plus at prune, close and duplicates). */
+const CHECKPOINT_MS = 1000;
+
+/** A channel's head not yet written; `reset`: the epoch changed since the last checkpoint, so the table's head no longer counts. */
+interface PendingHead {
+  epoch: string;
+  head: number;
+  reset: boolean;
+}
+/** Per-type counts not yet written. */
+interface PendingStat {
+  count: number;
+  last: number;
+}
+
+/** The head after `next` is applied to `cur` (the rule of the `channels` upsert: same epoch, the larger head; else the new one). */
+function foldHead(cur: { epoch: string; head: number } | undefined, next: { epoch: string; head: number }): { epoch: string; head: number } {
+  if (cur !== undefined && cur.epoch === next.epoch) return { epoch: next.epoch, head: Math.max(cur.head, next.head) };
+  return { epoch: next.epoch, head: next.head };
+}
 
 interface SegmentRow {
   seq: number;
@@ -182,7 +217,12 @@ function append(b: Builder, seq: number, off: number, at: number, packed: string
   if (at > b.newest) b.newest = at;
 }
 
-export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' } = {}): Store {
+/**
+ * `checkpointMs`: how often heads and stats are written (default CHECKPOINT_MS; 0 = every commit,
+ * Infinity = only at prune, close and duplicates — for tests of the replay).
+ */
+export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; checkpointMs?: number } = {}): Store {
+  const checkpointMs = opts.checkpointMs ?? CHECKPOINT_MS;
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   // Page size, checkpoint interval and cache size stay SQLite's defaults (4 KiB, 1000 pages,
@@ -213,6 +253,10 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
      ON CONFLICT(channel) DO UPDATE SET epoch = excluded.epoch,
        head = CASE WHEN channels.epoch = excluded.epoch THEN max(channels.head, excluded.head) ELSE excluded.head END`,
   );
+  const setHead = db.prepare(
+    `INSERT INTO channels (channel, epoch, head) VALUES (?, ?, ?)
+     ON CONFLICT(channel) DO UPDATE SET epoch = excluded.epoch, head = excluded.head`,
+  );
   const upsertStats = db.prepare(
     `INSERT INTO channel_stats (channel, type, count, last_ts) VALUES (?, ?, ?, ?)
      ON CONFLICT(channel, type) DO UPDATE SET count = count + excluded.count, last_ts = max(last_ts, excluded.last_ts)`,
@@ -240,16 +284,58 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
   const delSeg = db.prepare(`DELETE FROM segments WHERE seq = ?`);
   const delId = db.prepare(`DELETE FROM event_ids WHERE seq = ?`);
 
-  /** The last seq handed out; committed with each commit. */
+  /** The checkpoint's watermark: `channels` and `channel_stats` include the commits up to this seq. */
+  const watermark = (db.prepare(`SELECT hwm FROM store_seq`).pluck().get() as number | undefined) ?? 0;
+  /** The last seq handed out. */
   let hwm = Math.max(
-    (db.prepare(`SELECT hwm FROM store_seq`).pluck().get() as number | undefined) ?? 0,
+    watermark,
     (db.prepare(`SELECT max(last_seq) FROM segments`).pluck().get() as number | null) ?? 0,
     (db.prepare(`SELECT max(seq) FROM event_ids`).pluck().get() as number | null) ?? 0,
   );
 
   let queue: StoreItem[] = [];
 
-  const commitTx = db.transaction((items: StoreItem[]) => {
+  // Checkpointed heads and stats (see the file comment).
+  let pendHeads = new Map<string, PendingHead>();
+  let pendStats = new Map<string, Map<string, PendingStat>>();
+  let lastCheckpoint = Date.now();
+  /** Fold one commit's summary into the pending deltas. */
+  const addSummary = (heads: Map<string, { epoch: string; head: number }>, stats: Array<{ channel: string; type: string; count: number; last: number }>) => {
+    for (const [channel, h] of heads) {
+      const p = pendHeads.get(channel);
+      if (p === undefined) pendHeads.set(channel, { epoch: h.epoch, head: h.head, reset: false });
+      else if (p.epoch === h.epoch) {
+        if (h.head > p.head) p.head = h.head;
+      } else {
+        p.epoch = h.epoch;
+        p.head = h.head;
+        p.reset = true;
+      }
+    }
+    for (const st of stats) {
+      let m = pendStats.get(st.channel);
+      if (m === undefined) pendStats.set(st.channel, (m = new Map()));
+      const p = m.get(st.type);
+      if (p === undefined) m.set(st.type, { count: st.count, last: st.last });
+      else {
+        p.count += st.count;
+        if (st.last > p.last) p.last = st.last;
+      }
+    }
+  };
+  /** Write the pending deltas and the watermark `upTo`; inside a transaction. The deltas are cleared by `checkpointed` once it is in. */
+  const writeCheckpoint = (upTo: number) => {
+    for (const [channel, h] of pendHeads) (h.reset ? setHead : upsertHead).run(channel, h.epoch, h.head);
+    for (const [channel, m] of pendStats) for (const [type, st] of m) upsertStats.run(channel, type, st.count, st.last);
+    setHwm.run(upTo);
+  };
+  const checkpointed = () => {
+    pendHeads = new Map();
+    pendStats = new Map();
+    lastCheckpoint = Date.now();
+  };
+
+  const commitTx = db.transaction((items: StoreItem[], now: number) => {
     const base = hwm + 1;
     let seq = hwm;
     let ignored: Set<number> | null = null;
@@ -276,14 +362,63 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
       append(b, seq, e.offset, at, pack(e.id, e.type, e.ts, e.offset, it.dataJson, dedupe, e.userId, e.orgId, e.txId, e.blockHeight, at === b.at ? null : at));
     }
     for (const s of segs.values()) writeSegment(s, base);
-    if (seq !== hwm) setHwm.run(seq);
     const sum = summarizeBatch(items, ignored === null ? () => true : (_id, i) => !ignored.has(i));
-    for (const [channel, h] of sum.heads) upsertHead.run(channel, h.epoch, h.head);
-    for (const st of sum.stats) upsertStats.run(st.channel, st.type, st.count, st.last);
-    return { dups: sum.dups, seq };
+    // A dropped duplicate's offset counts for the head but is in no segment: checkpoint now.
+    const checkpoint = ignored !== null || now - lastCheckpoint >= checkpointMs;
+    if (checkpoint) {
+      // The pending deltas, then this commit's summary as the per-commit upserts wrote it.
+      writeCheckpoint(seq);
+      for (const [channel, h] of sum.heads) upsertHead.run(channel, h.epoch, h.head);
+      for (const st of sum.stats) upsertStats.run(st.channel, st.type, st.count, st.last);
+    }
+    return { sum, seq, checkpoint };
   });
+  const checkpointTx = db.transaction(() => writeCheckpoint(hwm));
+
+  // The commits after the checkpoint (the process died, or a file from before checkpoints had
+  // none): replay each, its events in seq order, through the fold a commit uses, and write the
+  // result. Such commits dropped no duplicate (that checkpoints at once), so every event counts.
+  {
+    const selReplay = db.prepare(`SELECT seq, base, channel, epoch, at, events FROM segments WHERE seq > ? ORDER BY seq ASC`);
+    let base = -1;
+    let evs: Array<{ seq: number; item: StoreItem }> = [];
+    const fold = () => {
+      evs.sort((x, y) => x.seq - y.seq);
+      const sum = summarizeBatch(
+        evs.map((x) => x.item),
+        () => true,
+      );
+      addSummary(sum.heads, sum.stats);
+      evs = [];
+    };
+    for (const r of selReplay.iterate(watermark) as IterableIterator<SegmentRow>) {
+      if (r.base !== base && evs.length > 0) fold();
+      base = r.base;
+      const a = unpack(r);
+      for (let i = 1; i < a.length; i++) {
+        const p = a[i] as Packed;
+        const event: PulseEvent = { id: p[0], channel: r.channel, type: p[1], ts: p[2], data: {}, offset: p[3], epoch: r.epoch };
+        evs.push({ seq: a[0][i - 1], item: { event, dataJson: '', ingestedAt: p.length > 10 ? (p[10] as number) : r.at } });
+      }
+    }
+    if (evs.length > 0) fold();
+    if (pendHeads.size > 0 || pendStats.size > 0) {
+      checkpointTx();
+      checkpointed();
+    }
+  }
+  /** Commit; memory (hwm, the deltas) changes only once the transaction is in, so a failed commit leaves no trace. */
+  const runCommit = (items: StoreItem[]): Set<string> => {
+    const r = commitTx(items, Date.now());
+    hwm = r.seq;
+    if (r.checkpoint) checkpointed();
+    else addSummary(r.sum.heads, r.sum.stats);
+    return r.sum.dups;
+  };
 
   const pruneTx = db.transaction((namespace: string, beforeTs: number) => {
+    // A channel whose last segments go keeps its head: checkpoint first, in this transaction.
+    writeCheckpoint(hwm);
     let removed = 0;
     const rows = selPrune.all(beforeTs, namespace + ':', namespace + ';') as SegmentRow[];
     for (const r of rows) {
@@ -322,9 +457,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
       if (queue.length === 0) return new Set<string>();
       const items = queue;
       queue = [];
-      const r = commitTx(items);
-      hwm = r.seq; // only once the transaction is in
-      return r.dups;
+      return runCommit(items);
     },
     async readAfter(channel, epoch, after, limit) {
       // Offsets of a (channel, epoch) grow with acceptance, so its segments by last offset hold
@@ -354,14 +487,38 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
       return got.slice(0, limit).reverse().map((s) => s.event);
     },
     async heads() {
-      return selHeads.all() as ChannelHead[];
+      const rows = selHeads.all() as ChannelHead[];
+      if (pendHeads.size === 0) return rows;
+      const seen = new Set<string>();
+      for (const r of rows) {
+        const p = pendHeads.get(r.channel);
+        if (p === undefined) continue;
+        seen.add(r.channel);
+        const h = p.reset ? p : foldHead({ epoch: r.epoch, head: r.offset }, p);
+        r.epoch = h.epoch;
+        r.offset = h.head;
+      }
+      for (const [channel, p] of pendHeads) if (!seen.has(channel)) rows.push({ channel, epoch: p.epoch, offset: p.head });
+      return rows;
     },
     async stats(channel): Promise<ChannelStats> {
-      return channelStats(
-        channel,
-        selStats.all(channel) as Array<{ type: string; count: number; last_ts: number }>,
-        selHead.get(channel) as { epoch: string; head: number } | undefined,
-      );
+      const rows = selStats.all(channel) as Array<{ type: string; count: number; last_ts: number }>;
+      let head = selHead.get(channel) as { epoch: string; head: number } | undefined;
+      const ph = pendHeads.get(channel);
+      if (ph !== undefined) head = ph.reset ? ph : foldHead(head, ph);
+      const ps = pendStats.get(channel);
+      if (ps !== undefined) {
+        const left = new Map(ps);
+        for (const r of rows) {
+          const p = left.get(r.type);
+          if (p === undefined) continue;
+          left.delete(r.type);
+          r.count += p.count;
+          if (p.last > r.last_ts) r.last_ts = p.last;
+        }
+        for (const [type, p] of left) rows.push({ type, count: p.count, last_ts: p.last });
+      }
+      return channelStats(channel, rows, head);
     },
     async latestMatching(channel, key, value) {
       if (!/^[A-Za-z0-9_]+$/.test(key)) return null;
@@ -447,12 +604,18 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full' }
       setMeta.run(key, value);
     },
     async prune(namespace, beforeTs) {
-      return pruneTx(namespace, beforeTs);
+      const removed = pruneTx(namespace, beforeTs);
+      checkpointed();
+      return removed;
     },
     async close() {
       if (closed) return;
       closed = true;
-      if (queue.length) hwm = commitTx(queue.splice(0)).seq;
+      if (queue.length) runCommit(queue.splice(0));
+      if (pendHeads.size > 0 || pendStats.size > 0) {
+        checkpointTx();
+        checkpointed();
+      }
       db.close();
     },
   };
