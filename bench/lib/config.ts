@@ -17,6 +17,8 @@ export interface BenchConfig {
   maxSteps: number;
   /** Fixed publish rates instead of the ladder (--rates), e.g. to profile one load. */
   rates: number[] | null;
+  /** A step that fails on p99 alone is run once more before the ladder stops (--retry=false: no). */
+  retry: boolean;
   probes: number;
   sinkWorkers: number;
   padBytes: number;
@@ -51,6 +53,7 @@ const HELP = `usage: npm run bench -- [options]
   --scenarios=S1,S3       ${ALL_SCENARIOS.join(',')} (default: all)
   --step=<sec>            seconds per rate step
   --rates=a,b             publish exactly these rates (ev/s) instead of the ladder; still stops at the first failing one
+  --retry=false           stop at the first step over the p99 bound (default: such a step runs once more, and the ladder stops if it fails again)
   --p99-limit=<ms>        the latency bound of the step search (100)
   --s1-subs=<n>           S1 subscribers on the one channel (5000)
   --s2-channels=<n> --s2-per-channel=<n>   S2 shape (1000 x 5)
@@ -92,7 +95,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     for (const i of items) if (!all.includes(i)) throw new Error(`--${name}: unknown ${i}; choose from ${all.join(',')}`);
     return items;
   };
-  const known = new Set(['quick', 'peers', 'scenarios', 'step', 'p99-limit', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref', 'pin', 'sink-reader', 'rates']);
+  const known = new Set(['quick', 'peers', 'scenarios', 'step', 'p99-limit', 's1-subs', 's2-channels', 's2-per-channel', 's4-conns', 's5-clients', 's5-channels', 's5-rate', 'probes', 'sink-workers', 'pad', 'profile', 'profile-all', 'pulse-ref', 'pin', 'sink-reader', 'rates', 'retry']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${HELP}`);
   return {
     quick,
@@ -109,6 +112,7 @@ export function parseArgs(argv: string[]): BenchConfig {
           return n;
         })
       : null,
+    retry: flags.get('retry') !== 'false',
     probes: num('probes', 20, 5),
     sinkWorkers: num('sink-workers', 2, 1),
     padBytes: num('pad', 64, 64),

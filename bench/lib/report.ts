@@ -13,8 +13,10 @@ function note(r: ScenarioResult, best: StepResult | null | undefined): string {
   if (r.skipped) return r.skipped;
   if (r.error) return `error: ${r.error.split('\n')[0].slice(0, 120)}`;
   const fail = r.steps?.find((s) => !s.pass);
-  const failText = fail ? `next step ${fmt(fail.rate)}/s: ${fail.reason}` : 'ladder exhausted';
-  return best ? failText : `no rate passed (${failText})`;
+  const failText = fail ? `next step ${fmt(fail.rate)}/s: ${fail.reason}${fail.firstTry ? ' (twice)' : ''}` : 'ladder exhausted';
+  const second = (r.steps ?? []).filter((s) => s.pass && s.firstTry);
+  const retried = second.length ? `; passed on a second try at ${second.map((s) => `${fmt(s.rate)}/s (first p99 ${s.firstTry?.p99} ms)`).join(', ')}` : '';
+  return (best ? failText : `no rate passed (${failText})`) + retried;
 }
 
 export function renderTables(results: ScenarioResult[], p99LimitMs = 100): string {

@@ -35,7 +35,12 @@ export interface StepResult {
   closeCodes: Record<string, number>;
   pass: boolean;
   reason: string;
+  /** The step failed on latency alone and was run once more (--retry): what the first try saw. */
+  firstTry?: { p99: number; reason: string };
 }
+
+/** A failure that one more try may not repeat: latency only (machine noise), not loss or errors. */
+const retriable = (cfg: BenchConfig, s: StepResult): boolean => cfg.retry && !s.pass && s.reason.startsWith('p99 ');
 
 export interface ScenarioResult {
   scenario: ScenarioName;
@@ -154,12 +159,19 @@ export async function runFanout(cfg: BenchConfig, scenario: 'S1' | 'S2', peer: R
     // pay for cold caches and code not yet optimised, in every server.
     const warm = await fanoutStep({ ...cfg, stepSec: Math.min(2, cfg.stepSec) }, peer, fleet, pub, channels, perChannel, start);
     log(`  warm-up at ${start} ev/s: p99 ${warm.latency.p99} ms (not judged)`);
-    for (const rate of cfg.rates ?? rateLadder(start, cfg.ladder, cfg.maxSteps)) {
-      const step = await fanoutStep(cfg, peer, fleet, pub, channels, perChannel, rate);
-      result.steps?.push(step);
+    const show = (rate: number, step: StepResult, again: boolean): void =>
       log(
-        `  ${String(rate).padStart(7)} ev/s → ${String(step.deliveredPerSec).padStart(9)} deliveries/s, ${String(step.framesPerSec).padStart(7)} frames/s, p50 ${step.latency.p50} p99 ${step.latency.p99} max ${step.latency.max} ms, cpu ${step.cpuPct}% (generator ${step.generatorCpuPct}%: ${Object.entries(step.generatorCpu).map(([k, v]) => `${k} ${v}`).join(', ')}), rss ${step.rssMB} MB ${step.pass ? '' : `✗ ${step.reason}`}`,
+        `  ${String(rate).padStart(7)} ev/s → ${String(step.deliveredPerSec).padStart(9)} deliveries/s, ${String(step.framesPerSec).padStart(7)} frames/s, p50 ${step.latency.p50} p99 ${step.latency.p99} max ${step.latency.max} ms, cpu ${step.cpuPct}% (generator ${step.generatorCpuPct}%: ${Object.entries(step.generatorCpu).map(([k, v]) => `${k} ${v}`).join(', ')}), rss ${step.rssMB} MB ${step.pass ? '' : `✗ ${step.reason}`}${again ? ' (second try)' : ''}`,
       );
+    for (const rate of cfg.rates ?? rateLadder(start, cfg.ladder, cfg.maxSteps)) {
+      let step = await fanoutStep(cfg, peer, fleet, pub, channels, perChannel, rate);
+      show(rate, step, false);
+      if (retriable(cfg, step)) {
+        const first = { p99: step.latency.p99, reason: step.reason };
+        step = { ...(await fanoutStep(cfg, peer, fleet, pub, channels, perChannel, rate)), firstTry: first };
+        show(rate, step, true);
+      }
+      result.steps?.push(step);
       if (!step.pass) break;
       result.best = step;
     }
@@ -177,7 +189,7 @@ export async function runIngest(cfg: BenchConfig, peer: RunningPeer, log: (s: st
   const pub = publisher();
   const target: PublishTarget = peer.def.publishTarget(peer.port, true);
   try {
-    for (const rate of cfg.rates ?? rateLadder(cfg.s3StartRate, cfg.ladder, cfg.maxSteps)) {
+    const ingestStep = async (rate: number, again: boolean): Promise<StepResult> => {
       const genBefore = sample(pub.pid);
       const before = sample(peer.pid);
       await pub.request({ cmd: 'start', target, rate, channels, padBytes: cfg.padBytes });
@@ -207,9 +219,14 @@ export async function runIngest(cfg: BenchConfig, peer: RunningPeer, log: (s: st
         closedUnexpectedly: 0,
         closeCodes: {},
       };
-      const step = { ...s, ...judge(cfg, s, p) };
+      const step: StepResult = { ...s, ...judge(cfg, s, p) };
+      log(`  ${String(rate).padStart(7)} ev/s → ${String(step.publishedPerSec).padStart(7)} durable ev/s in ${p.requests} requests, p50 ${ingest.p50} p99 ${ingest.p99} max ${ingest.max} ms, cpu ${step.cpuPct}%, rss ${step.rssMB} MB ${step.pass ? '' : `✗ ${step.reason}`}${again ? ' (second try)' : ''}`);
+      return step;
+    };
+    for (const rate of cfg.rates ?? rateLadder(cfg.s3StartRate, cfg.ladder, cfg.maxSteps)) {
+      let step = await ingestStep(rate, false);
+      if (retriable(cfg, step)) step = { ...(await ingestStep(rate, true)), firstTry: { p99: step.latency.p99, reason: step.reason } };
       result.steps?.push(step);
-      log(`  ${String(rate).padStart(7)} ev/s → ${String(step.publishedPerSec).padStart(7)} durable ev/s in ${p.requests} requests, p50 ${ingest.p50} p99 ${ingest.p99} max ${ingest.max} ms, cpu ${step.cpuPct}%, rss ${step.rssMB} MB ${step.pass ? '' : `✗ ${step.reason}`}`);
       if (!step.pass) break;
       result.best = step;
     }
