@@ -248,6 +248,26 @@ describe.each(drivers)('Store contract: $name', (driver) => {
     expect((await store.readAfter('l:1', 'zz', 1, 10)).map((e) => e.offset)).toEqual([2, 3]);
     expect((await store.readAfter('l:1', 'aa', 0, 1)).map((e) => e.offset)).toEqual([1]);
   });
+
+  it('keeps two epochs of a channel apart when one commit holds both, interleaved with other channels', async () => {
+    store.enqueue([
+      item(ev('m:1', 7, { epoch: 'old' })),
+      item(ev('m:2', 1)),
+      item(ev('m:1', 1, { epoch: 'new' })),
+      item(ev('m:2', 2)),
+      item(ev('m:1', 2, { epoch: 'new' })),
+      item(ev('m:1', 3, { epoch: 'third' })),
+    ]);
+    await store.commit();
+    const offs = (es: PulseEvent[]) => es.map((e) => `${e.epoch}/${e.offset}`);
+    expect(offs(await store.readAfter('m:1', 'old', 0, 10))).toEqual(['old/7']);
+    expect(offs(await store.readAfter('m:1', 'new', 0, 10))).toEqual(['new/1', 'new/2']);
+    expect(offs(await store.readAfter('m:1', 'third', 0, 10))).toEqual(['third/3']);
+    expect(offs(await store.readAfter('m:2', 'e1', 0, 10))).toEqual(['e1/1', 'e1/2']);
+    expect(offs(await store.latest('m:1', 10))).toEqual(['old/7', 'new/1', 'new/2', 'third/3']);
+    const all = await store.scan(0, 100);
+    expect(all.map((x) => `${x.event.channel}@${x.event.epoch}/${x.event.offset}`)).toEqual(['m:1@old/7', 'm:2@e1/1', 'm:1@new/1', 'm:2@e1/2', 'm:1@new/2', 'm:1@third/3']);
+  });
 });
 
 describe.skipIf(!pgUrl)('Pulse on PostgreSQL', () => {

@@ -339,9 +339,11 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     const base = hwm + 1;
     let seq = hwm;
     let ignored: Set<number> | null = null;
+    // Builders by channel (the channel's first epoch in this commit); another epoch of a channel
+    // within one commit (rare: a reset) gets its own builder in `others`. Keyed by the channel
+    // string itself, so no key is built and hashed per event.
     const segs = new Map<string, Builder>();
-    // Most commits touch few channels; remember the last builder to skip the map lookup on runs.
-    let lastKey = '';
+    let others: Builder[] | null = null;
     let b: Builder | null = null;
     for (let i = 0; i < items.length; i++) {
       const it = items[i];
@@ -352,16 +354,21 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
         continue;
       }
       seq++;
-      const key = e.channel + '\u0000' + e.epoch;
-      if (key !== lastKey || b === null) {
-        lastKey = key;
-        b = segs.get(key) ?? null;
-        if (b === null) segs.set(key, (b = newBuilder(e.channel, e.epoch, seq, e.offset, it.ingestedAt)));
+      if (b === null || b.channel !== e.channel || b.epoch !== e.epoch) {
+        b = segs.get(e.channel) ?? null;
+        if (b === null) segs.set(e.channel, (b = newBuilder(e.channel, e.epoch, seq, e.offset, it.ingestedAt)));
+        else if (b.epoch !== e.epoch) {
+          let o: Builder | null = null;
+          if (others !== null) for (const x of others) if (x.channel === e.channel && x.epoch === e.epoch) o = x;
+          if (o === null) (others ??= []).push((o = newBuilder(e.channel, e.epoch, seq, e.offset, it.ingestedAt)));
+          b = o;
+        }
       }
       const at = it.ingestedAt;
       append(b, seq, e.offset, at, pack(e.id, e.type, e.ts, e.offset, it.dataJson, dedupe, e.userId, e.orgId, e.txId, e.blockHeight, at === b.at ? null : at));
     }
     for (const s of segs.values()) writeSegment(s, base);
+    if (others !== null) for (const s of others) writeSegment(s, base);
     const sum = summarizeBatch(items, ignored === null ? () => true : (_id, i) => !ignored.has(i));
     // A dropped duplicate's offset counts for the head but is in no segment: checkpoint now.
     const checkpoint = ignored !== null || now - lastCheckpoint >= checkpointMs;
