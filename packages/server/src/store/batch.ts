@@ -18,7 +18,9 @@ export interface BatchSummary {
 export function summarizeBatch(items: readonly StoreItem[], inserted: (id: string, index: number) => boolean): BatchSummary {
   const dups = new Set<string>();
   const heads = new Map<string, { epoch: string; head: number }>();
-  const stats = new Map<string, { channel: string; type: string; count: number; last: number }>();
+  // Per channel, then per type: no key string is built per event.
+  const byChannel = new Map<string, Map<string, { channel: string; type: string; count: number; last: number }>>();
+  const stats: Array<{ channel: string; type: string; count: number; last: number }> = [];
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
     const e = it.event;
@@ -33,14 +35,19 @@ export function summarizeBatch(items: readonly StoreItem[], inserted: (id: strin
       dups.add(e.id);
       continue;
     }
-    const key = e.channel + '\u0000' + e.type;
-    const s = stats.get(key);
+    let types = byChannel.get(e.channel);
+    if (types === undefined) byChannel.set(e.channel, (types = new Map()));
+    const s = types.get(e.type);
     if (s) {
       s.count++;
       if (it.ingestedAt > s.last) s.last = it.ingestedAt;
-    } else stats.set(key, { channel: e.channel, type: e.type, count: 1, last: it.ingestedAt });
+    } else {
+      const n = { channel: e.channel, type: e.type, count: 1, last: it.ingestedAt };
+      types.set(e.type, n);
+      stats.push(n);
+    }
   }
-  return { dups, heads, stats: [...stats.values()] };
+  return { dups, heads, stats };
 }
 
 /** A channel's stats from its `channel_stats` rows and `channels` head (PostgreSQL returns BIGINTs as strings). */
