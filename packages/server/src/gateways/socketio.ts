@@ -105,13 +105,13 @@ interface EngineConn {
  * WebSocket transport, without per-message compression, and engine.io holds no packet of its own
  * that is still waiting to be written (its `writeBuffer` is empty). Otherwise null: use engine.io.
  */
-function directSocket(conn: EngineConn): NonNullable<EngineConn['transport']['socket']> | null {
+function directSocket(conn: EngineConn): (NonNullable<EngineConn['transport']['socket']> & WholeFrameSocket) | null {
   if (conn.upgrading || conn.writeBuffer.length !== 0) return null;
   const t = conn.transport;
   if (t.name !== 'websocket' || t.perMessageDeflate) return null;
   const ws = t.socket;
   if (ws === undefined || ws.readyState !== 1 || typeof ws._sender?.sendFrame !== 'function') return null;
-  return ws;
+  return ws as typeof ws & WholeFrameSocket;
 }
 
 /** Frames written together to one connection; reused, so a flush allocates nothing per event. */
@@ -179,8 +179,8 @@ class SocketIoSession extends Session {
         const w = wireOf(q[i], subs[i].dialect);
         if (w !== null) scratch[n++] = w.opts.wsPreEncodedFrame[0];
       }
-      if (n === 1) sendWhole(ws as WholeFrameSocket, scratch[0]);
-      else if (n > 1) sendWhole(ws as WholeFrameSocket, this.joined(q, subs, n));
+      if (n === 1) sendWhole(ws, scratch[0]);
+      else if (n > 1) sendWhole(ws, this.joined(q, subs, n));
       scratch.fill(EMPTY, 0, n);
     } else {
       for (let i = 0; i < q.length; i++) {

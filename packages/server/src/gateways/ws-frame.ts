@@ -1,4 +1,5 @@
 /** Server WebSocket frames built whole, so that one socket write sends one (or many) of them. */
+import type WebSocket from 'ws';
 
 /**
  * A complete server text frame (RFC 6455 §5.2: FIN, opcode 1, no mask) around a string, built
@@ -35,6 +36,6 @@ export interface WholeFrameSocket {
  * `ws.send` replies reach the socket in call order. (A private method of ws: every delivery
  * test goes through it, so a ws upgrade that dropped it fails them at once.)
  */
-export function sendWhole(ws: WholeFrameSocket, frames: Buffer): void {
-  ws._sender.sendFrame([frames]);
+export function sendWhole(ws: WebSocket | WholeFrameSocket, frames: Buffer): void {
+  (ws as unknown as WholeFrameSocket)._sender.sendFrame([frames]);
 }

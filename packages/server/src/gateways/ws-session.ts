@@ -8,7 +8,7 @@ import type { Hub } from '../hub/hub.js';
 import { Session } from '../hub/session.js';
 import type { Envelope, DialectId } from '../hub/envelope.js';
 import { FrameCache } from '../hub/frame-cache.js';
-import { textFrame, sendWhole, type WholeFrameSocket } from './ws-frame.js';
+import { textFrame, sendWhole } from './ws-frame.js';
 import type { DialectCounters } from '../telemetry.js';
 import type { Principal } from '../auth/principal.js';
 import { CLOSE_CODES, type ErrorCode } from '@pulse/protocol';
@@ -70,7 +70,7 @@ export class WsSession extends Session {
    */
   sendControl(s: string): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
-    sendWhole(this.ws as unknown as WholeFrameSocket, textFrame(s));
+    sendWhole(this.ws, textFrame(s));
   }
 
   flush(): void {
@@ -112,7 +112,7 @@ export class WsSession extends Session {
         if (parts.length) out.push(textFrame(batch(parts)));
         cache.set(key, d, q, out);
       }
-      for (const b of out) sendWhole(this.ws as unknown as WholeFrameSocket, b);
+      for (const b of out) sendWhole(this.ws, b);
       frames = out.length;
       events = q.length;
     } else {
@@ -125,7 +125,7 @@ export class WsSession extends Session {
           (env.bufs ??= [])[d] = b;
         }
         if (b === EMPTY) continue;
-        sendWhole(this.ws as unknown as WholeFrameSocket, b);
+        sendWhole(this.ws, b);
         frames++;
         events++;
       }
