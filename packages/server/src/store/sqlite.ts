@@ -52,6 +52,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PulseEvent, ChannelStats } from '@pulse/protocol';
 import type { Store, StoreItem, StoredEvent, ChannelHead } from '../ports.js';
+import { isPlainObject } from '../hub/normalize.js';
 import { channelStats, summarizeBatch } from './batch.js';
 
 const SCHEMA = `
@@ -538,7 +539,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
           for (let i = a.length - 1; i >= 1; i--) {
             const p = a[i] as Packed;
             const d = p[4] as unknown;
-            if (d !== null && typeof d === 'object' && !Array.isArray(d) && Object.hasOwn(d, key) && (d as Record<string, unknown>)[key] === value) {
+            if (isPlainObject(d) && Object.hasOwn(d, key) && d[key] === value) {
               if (best === null || a[0][i - 1] > best.seq) best = { seq: a[0][i - 1], r, p };
               break segs;
             }
