@@ -194,6 +194,8 @@ function toEvent(seg: { channel: string; epoch: string }, p: Packed): PulseEvent
 }
 
 const isDedupe = (p: Packed) => p.length <= 5 || p[5] !== 0;
+/** A packed event's ingest time: its own if it differs from its segment's `at`. */
+const ingestedAt = (seg: { at: number }, p: Packed): number => (p.length > 10 ? (p[10] as number) : seg.at);
 const unpack = (r: { events: string }): Unpacked => JSON.parse(r.events) as Unpacked;
 /** Only the seqs of a segment: its text starts with them, and numbers hold no ']'. */
 const seqsOf = (r: { events: string }): number[] => JSON.parse(r.events.slice(1, r.events.indexOf(']') + 1)) as number[];
@@ -202,8 +204,23 @@ function newBuilder(channel: string, epoch: string, seq: number, off: number, at
   return { channel, epoch, text: '', seqs: '', seq, lastSeq: seq, n: 0, firstOff: off, lastOff: off, at, oldest: at, newest: at };
 }
 
-/** Add one packed event with its seq. */
-function append(b: Builder, seq: number, off: number, at: number, packed: string): void {
+/** Add one event with its seq, packed (its ingest time only if it differs from the segment's `at`). */
+function append(
+  b: Builder,
+  seq: number,
+  id: string,
+  type: string,
+  ts: number,
+  off: number,
+  dataJson: string,
+  dedupe: boolean,
+  userId: string | null | undefined,
+  orgId: string | null | undefined,
+  txId: string | null | undefined,
+  blockHeight: number | null | undefined,
+  at: number,
+): void {
+  const packed = pack(id, type, ts, off, dataJson, dedupe, userId, orgId, txId, blockHeight, at === b.at ? null : at);
   if (b.n === 0) {
     b.text = packed;
     b.seqs = '' + seq;
@@ -365,8 +382,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
           b = o;
         }
       }
-      const at = it.ingestedAt;
-      append(b, seq, e.offset, at, pack(e.id, e.type, e.ts, e.offset, it.dataJson, dedupe, e.userId, e.orgId, e.txId, e.blockHeight, at === b.at ? null : at));
+      append(b, seq, e.id, e.type, e.ts, e.offset, it.dataJson, dedupe, e.userId, e.orgId, e.txId, e.blockHeight, it.ingestedAt);
     }
     for (const s of segs.values()) writeSegment(s, base);
     if (others !== null) for (const s of others) writeSegment(s, base);
@@ -406,7 +422,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       for (let i = 1; i < a.length; i++) {
         const p = a[i] as Packed;
         const event: PulseEvent = { id: p[0], channel: r.channel, type: p[1], ts: p[2], data: {}, offset: p[3], epoch: r.epoch };
-        evs.push({ seq: a[0][i - 1], item: { event, dataJson: '', ingestedAt: p.length > 10 ? (p[10] as number) : r.at } });
+        evs.push({ seq: a[0][i - 1], item: { event, dataJson: '', ingestedAt: ingestedAt(r, p) } });
       }
     }
     if (evs.length > 0) fold();
@@ -432,24 +448,22 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     for (const r of rows) {
       const a = unpack(r);
       const seqs = a[0];
-      const kept: Array<{ seq: number; p: Packed; at: number }> = [];
+      // The part younger than the cutoff, if any, is written back as a new segment.
+      let b: Builder | null = null;
       for (let i = 1; i < a.length; i++) {
         const p = a[i] as Packed;
-        const at = p.length > 10 ? (p[10] as number) : r.at;
+        const seq = seqs[i - 1];
+        const at = ingestedAt(r, p);
         if (at < beforeTs) {
           removed++;
-          if (isDedupe(p)) delId.run(seqs[i - 1]);
-        } else kept.push({ seq: seqs[i - 1], p, at });
+          if (isDedupe(p)) delId.run(seq);
+        } else {
+          b ??= newBuilder(r.channel, r.epoch, seq, p[3], at);
+          append(b, seq, p[0], p[1], p[2], p[3], JSON.stringify(p[4]), isDedupe(p), p[6], p[7], p[8], p[9], at);
+        }
       }
       delSeg.run(r.seq);
-      if (kept.length === 0) continue;
-      // Part of the segment is younger than the cutoff: write the rest back as a new segment.
-      const first = kept[0];
-      const b = newBuilder(r.channel, r.epoch, first.seq, first.p[3], first.at);
-      for (const { seq, p, at } of kept) {
-        append(b, seq, p[3], at, pack(p[0], p[1], p[2], p[3], JSON.stringify(p[4]), isDedupe(p), p[6], p[7], p[8], p[9], at === b.at ? null : at));
-      }
-      writeSegment(b, r.base);
+      if (b !== null) writeSegment(b, r.base);
     }
     return removed;
   });
@@ -676,8 +690,7 @@ function migrate(
         if (!b) segs.set(key, (b = newBuilder(r.channel, r.epoch, r.seq, r.off, r.ingested_at)));
         const dedupe = r.dedupe !== 0;
         if (dedupe) insertId.run(r.seq, r.id);
-        const at = r.ingested_at;
-        append(b, r.seq, r.off, at, pack(r.id, r.type, r.ts, r.off, r.data, dedupe, r.user_id, r.org_id, r.tx_id, r.block_height, at === b.at ? null : at));
+        append(b, r.seq, r.id, r.type, r.ts, r.off, r.data, dedupe, r.user_id, r.org_id, r.tx_id, r.block_height, r.ingested_at);
       }
       for (const b of segs.values()) writeSegment(b, base);
       after = rows[rows.length - 1].seq;
