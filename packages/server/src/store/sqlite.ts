@@ -236,6 +236,36 @@ function append(
 }
 
 /**
+ * The segments of one commit (or one chunk of the migration): one builder per (channel, epoch).
+ * Found by the channel string (the channel's first epoch in the commit), so no key is built and
+ * hashed per event; another epoch of a channel within one commit (rare: a reset) gets its own
+ * builder in `others`.
+ */
+class CommitSegments {
+  private readonly byChannel = new Map<string, Builder>();
+  private others: Builder[] | null = null;
+  private last: Builder | null = null;
+  /** The builder of the event's (channel, epoch); a new one starts at this event. */
+  builder(channel: string, epoch: string, seq: number, off: number, at: number): Builder {
+    let b = this.last;
+    if (b !== null && b.channel === channel && b.epoch === epoch) return b;
+    b = this.byChannel.get(channel) ?? null;
+    if (b === null) this.byChannel.set(channel, (b = newBuilder(channel, epoch, seq, off, at)));
+    else if (b.epoch !== epoch) {
+      let o: Builder | null = null;
+      if (this.others !== null) for (const x of this.others) if (x.channel === channel && x.epoch === epoch) o = x;
+      if (o === null) (this.others ??= []).push((o = newBuilder(channel, epoch, seq, off, at)));
+      b = o;
+    }
+    return (this.last = b);
+  }
+  write(writeSegment: (b: Builder, base: number) => unknown, base: number): void {
+    for (const b of this.byChannel.values()) writeSegment(b, base);
+    if (this.others !== null) for (const b of this.others) writeSegment(b, base);
+  }
+}
+
+/**
  * `checkpointMs`: how often heads and stats are written (default CHECKPOINT_MS; 0 = every commit,
  * Infinity = only at prune, close and duplicates — for tests of the replay).
  */
@@ -357,12 +387,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     const base = hwm + 1;
     let seq = hwm;
     let ignored: Set<number> | null = null;
-    // Builders by channel (the channel's first epoch in this commit); another epoch of a channel
-    // within one commit (rare: a reset) gets its own builder in `others`. Keyed by the channel
-    // string itself, so no key is built and hashed per event.
-    const segs = new Map<string, Builder>();
-    let others: Builder[] | null = null;
-    let b: Builder | null = null;
+    const segs = new CommitSegments();
     for (let i = 0; i < items.length; i++) {
       const it = items[i];
       const e = it.event;
@@ -372,20 +397,10 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
         continue;
       }
       seq++;
-      if (b === null || b.channel !== e.channel || b.epoch !== e.epoch) {
-        b = segs.get(e.channel) ?? null;
-        if (b === null) segs.set(e.channel, (b = newBuilder(e.channel, e.epoch, seq, e.offset, it.ingestedAt)));
-        else if (b.epoch !== e.epoch) {
-          let o: Builder | null = null;
-          if (others !== null) for (const x of others) if (x.channel === e.channel && x.epoch === e.epoch) o = x;
-          if (o === null) (others ??= []).push((o = newBuilder(e.channel, e.epoch, seq, e.offset, it.ingestedAt)));
-          b = o;
-        }
-      }
+      const b = segs.builder(e.channel, e.epoch, seq, e.offset, it.ingestedAt);
       append(b, seq, e.id, e.type, e.ts, e.offset, it.dataJson, dedupe, e.userId, e.orgId, e.txId, e.blockHeight, it.ingestedAt);
     }
-    for (const s of segs.values()) writeSegment(s, base);
-    if (others !== null) for (const s of others) writeSegment(s, base);
+    segs.write(writeSegment, base);
     const sum = summarizeBatch(items, ignored === null ? () => true : (_id, i) => !ignored.has(i));
     // A dropped duplicate's offset counts for the head but is in no segment: checkpoint now.
     const checkpoint = ignored !== null || now - lastCheckpoint >= checkpointMs;
@@ -683,16 +698,14 @@ function migrate(
       const rows = page.all(after) as OldRow[];
       if (rows.length === 0) break;
       const base = rows[0].seq;
-      const segs = new Map<string, Builder>();
+      const segs = new CommitSegments();
       for (const r of rows) {
-        const key = r.channel + '\u0000' + r.epoch;
-        let b = segs.get(key);
-        if (!b) segs.set(key, (b = newBuilder(r.channel, r.epoch, r.seq, r.off, r.ingested_at)));
+        const b = segs.builder(r.channel, r.epoch, r.seq, r.off, r.ingested_at);
         const dedupe = r.dedupe !== 0;
         if (dedupe) insertId.run(r.seq, r.id);
         append(b, r.seq, r.id, r.type, r.ts, r.off, r.data, dedupe, r.user_id, r.org_id, r.tx_id, r.block_height, r.ingested_at);
       }
-      for (const b of segs.values()) writeSegment(b, base);
+      segs.write(writeSegment, base);
       after = rows[rows.length - 1].seq;
     }
     // AUTOINCREMENT never reused a seq, even of deleted rows: neither do we.
