@@ -99,10 +99,14 @@ interface PendingStat {
   last: number;
 }
 
-/** The head after `next` is applied to `cur` (the rule of the `channels` upsert: same epoch, the larger head; else the new one). */
-function foldHead(cur: { epoch: string; head: number } | undefined, next: { epoch: string; head: number }): { epoch: string; head: number } {
-  if (cur !== undefined && cur.epoch === next.epoch) return { epoch: next.epoch, head: Math.max(cur.head, next.head) };
-  return { epoch: next.epoch, head: next.head };
+/**
+ * A table head with the pending one applied, as the checkpoint will write it: the rule of the
+ * `channels` upsert (same epoch, the larger head; else the pending one), or the pending one alone
+ * after a reset.
+ */
+function withPending(cur: { epoch: string; head: number } | undefined, p: PendingHead): { epoch: string; head: number } {
+  if (!p.reset && cur !== undefined && cur.epoch === p.epoch) return { epoch: p.epoch, head: Math.max(cur.head, p.head) };
+  return p;
 }
 
 interface SegmentRow {
@@ -413,6 +417,12 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     return { sum, seq, checkpoint };
   });
   const checkpointTx = db.transaction(() => writeCheckpoint(hwm));
+  /** Write the pending deltas now, if there are any (after the replay, at close). */
+  const flushCheckpoint = () => {
+    if (pendHeads.size === 0 && pendStats.size === 0) return;
+    checkpointTx();
+    checkpointed();
+  };
 
   // The commits after the checkpoint (the process died, or a file from before checkpoints had
   // none): replay each, its events in seq order, through the fold a commit uses, and write the
@@ -441,10 +451,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       }
     }
     if (evs.length > 0) fold();
-    if (pendHeads.size > 0 || pendStats.size > 0) {
-      checkpointTx();
-      checkpointed();
-    }
+    flushCheckpoint();
   }
   /** Commit; memory (hwm, the deltas) changes only once the transaction is in, so a failed commit leaves no trace. */
   const runCommit = (items: StoreItem[]): Set<string> => {
@@ -531,7 +538,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
         const p = pendHeads.get(r.channel);
         if (p === undefined) continue;
         seen.add(r.channel);
-        const h = p.reset ? p : foldHead({ epoch: r.epoch, head: r.offset }, p);
+        const h = withPending({ epoch: r.epoch, head: r.offset }, p);
         r.epoch = h.epoch;
         r.offset = h.head;
       }
@@ -542,7 +549,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       const rows = selStats.all(channel) as Array<{ type: string; count: number; last_ts: number }>;
       let head = selHead.get(channel) as { epoch: string; head: number } | undefined;
       const ph = pendHeads.get(channel);
-      if (ph !== undefined) head = ph.reset ? ph : foldHead(head, ph);
+      if (ph !== undefined) head = withPending(head, ph);
       const ps = pendStats.get(channel);
       if (ps !== undefined) {
         const left = new Map(ps);
@@ -649,10 +656,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       if (closed) return;
       closed = true;
       if (queue.length) runCommit(queue.splice(0));
-      if (pendHeads.size > 0 || pendStats.size > 0) {
-        checkpointTx();
-        checkpointed();
-      }
+      flushCheckpoint();
       db.close();
     },
   };
