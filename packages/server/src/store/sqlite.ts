@@ -63,11 +63,11 @@ CREATE TABLE IF NOT EXISTS segments (
   n INTEGER NOT NULL,
   channel TEXT NOT NULL,
   epoch TEXT NOT NULL,
-  first_off INTEGER NOT NULL,
+  first_off INTEGER NOT NULL,    -- read by nothing (written for the files that have the column)
   last_off INTEGER NOT NULL,
   at INTEGER NOT NULL,           -- ingest time of its first event (events that differ carry theirs)
   oldest_at INTEGER NOT NULL,
-  newest_at INTEGER NOT NULL,
+  newest_at INTEGER NOT NULL,    -- read by nothing (as first_off)
   events TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS segments_after ON segments(channel, epoch, last_off);
