@@ -44,8 +44,8 @@ afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
   for (const d of dirs.splice(0)) cleanup(d);
 });
-function open(path: string): Store {
-  const s = openSqliteStore(path);
+function open(path: string, opts?: { checkpointMs?: number }): Store {
+  const s = openSqliteStore(path, opts);
   stores.push(s);
   return s;
 }
@@ -235,14 +235,14 @@ describe('SQLite store: checkpointed heads and stats', () => {
     return { chans, batches: out };
   }
   const sortHeads = (h: Array<{ channel: string }>) => [...h].sort((a, b) => a.channel.localeCompare(b.channel));
+  /** The reference: a store that writes heads and stats every commit, as before checkpoints. */
+  const everyCommit = () => open(newPath(), { checkpointMs: 0 });
 
   it('reads stats and heads live between checkpoints exactly as a store that writes them every commit', async () => {
     const { chans, batches } = workload(7, 60, 10);
-    const every = openSqliteStore(newPath(), { checkpointMs: 0 }); // heads and stats written every commit, as before checkpoints
-    stores.push(every);
+    const every = everyCommit();
     const path = newPath();
-    const never = openSqliteStore(path, { checkpointMs: Infinity });
-    stores.push(never);
+    const never = open(path, { checkpointMs: Infinity });
     for (const b of batches) {
       every.enqueue(b);
       never.enqueue(b);
@@ -266,10 +266,9 @@ describe('SQLite store: checkpointed heads and stats', () => {
 
   it('after a crash (a second handle on the file, the first never closed) heads and stats are exact', async () => {
     const { chans, batches } = workload(11, 80, 10);
-    const every = openSqliteStore(newPath(), { checkpointMs: 0 }); // heads and stats written every commit, as before checkpoints
-    stores.push(every);
+    const every = everyCommit();
     const path = newPath();
-    // Checkpoints now and then: the crash leaves commits on both sides of the last one.
+    // Checkpoints now and then (duplicates, a prune): the crash leaves commits on both sides of the last one.
     const crashed = openSqliteStore(path, { checkpointMs: Infinity });
     for (let i = 0; i < batches.length; i++) {
       every.enqueue(batches[i]);
