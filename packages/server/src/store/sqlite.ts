@@ -158,34 +158,6 @@ function str(s: string | null | undefined): string {
   return s === undefined || s === null ? 'null' : quote(s);
 }
 
-/**
- * One packed event; `dataJson` is spliced in as is. Trailing defaults are left out.
- */
-function pack(
-  id: string,
-  type: string,
-  ts: number,
-  off: number,
-  dataJson: string,
-  dedupe: boolean,
-  userId: string | null | undefined,
-  orgId: string | null | undefined,
-  txId: string | null | undefined,
-  blockHeight: number | null | undefined,
-  at: number | null,
-): string {
-  let s = '[' + quote(id) + ',' + quote(type) + ',' + num(ts) + ',' + off + ',' + dataJson;
-  const hasBh = blockHeight !== undefined && blockHeight !== null;
-  const last = at !== null ? 10 : hasBh ? 9 : txId != null ? 8 : orgId != null ? 7 : userId != null ? 6 : dedupe ? 4 : 5;
-  if (last >= 5) s += dedupe ? ',1' : ',0';
-  if (last >= 6) s += ',' + str(userId);
-  if (last >= 7) s += ',' + str(orgId);
-  if (last >= 8) s += ',' + str(txId);
-  if (last >= 9) s += ',' + (hasBh ? num(blockHeight) : 'null');
-  if (last >= 10) s += ',' + at;
-  return s + ']';
-}
-
 function toEvent(seg: { channel: string; epoch: string }, p: Packed): PulseEvent {
   const e: PulseEvent = { id: p[0], channel: seg.channel, type: p[1], ts: p[2], data: p[4], offset: p[3], epoch: seg.epoch };
   if (p.length > 6) {
@@ -208,7 +180,11 @@ function newBuilder(channel: string, epoch: string, seq: number, off: number, at
   return { channel, epoch, text: '', seqs: '', seq, lastSeq: seq, n: 0, firstOff: off, lastOff: off, at, oldest: at, newest: at };
 }
 
-/** Add one event with its seq, packed (its ingest time only if it differs from the segment's `at`). */
+/**
+ * Add one event with its seq, packed: `[id, type, ts, offset, data, dedupe?, userId?, orgId?,
+ * txId?, blockHeight?, ingestedAt?]` with `dataJson` spliced in as is and trailing defaults left
+ * out (its ingest time only if it differs from the segment's `at`).
+ */
 function append(
   b: Builder,
   seq: number,
@@ -224,7 +200,16 @@ function append(
   blockHeight: number | null | undefined,
   at: number,
 ): void {
-  const packed = pack(id, type, ts, off, dataJson, dedupe, userId, orgId, txId, blockHeight, at === b.at ? null : at);
+  let s = '[' + quote(id) + ',' + quote(type) + ',' + num(ts) + ',' + off + ',' + dataJson;
+  const hasBh = blockHeight !== undefined && blockHeight !== null;
+  const last = at !== b.at ? 10 : hasBh ? 9 : txId != null ? 8 : orgId != null ? 7 : userId != null ? 6 : dedupe ? 4 : 5;
+  if (last >= 5) s += dedupe ? ',1' : ',0';
+  if (last >= 6) s += ',' + str(userId);
+  if (last >= 7) s += ',' + str(orgId);
+  if (last >= 8) s += ',' + str(txId);
+  if (last >= 9) s += ',' + (hasBh ? num(blockHeight) : 'null');
+  if (last >= 10) s += ',' + at;
+  const packed = s + ']';
   if (b.n === 0) {
     b.text = packed;
     b.seqs = '' + seq;
