@@ -247,4 +247,32 @@ describe('HTTP routes and pushes', () => {
     engine.flush();
     expect(pushed.map((p) => p.channel).sort()).toEqual(['metrics:content', 'metrics:content:9']);
   });
+
+  it('spreads a push tick over many scopes across event-loop turns, and pushes each changed scope once', async () => {
+    const pushed: string[] = [];
+    let firstTurnBreak = -1;
+    const engine = new MetricsEngine({
+      pushMs: 20,
+      publish: (channel) => {
+        if (pushed.length === 0) setImmediate(() => (firstTurnBreak = pushed.length));
+        pushed.push(channel);
+      },
+    });
+    const N = 3000;
+    const now = Date.now();
+    engine.onEvents(Array.from({ length: N }, (_, i) => ev(`contract:c${i}`, 'impression', now, { campaignId: 'k', publisherId: 'p' })));
+    engine.start();
+    const scoped = () => pushed.filter((c) => c.startsWith('metrics:campaign:'));
+    while (scoped().length < N) await new Promise((r) => setTimeout(r, 10));
+    // Another event-loop turn ran between the first and the last push of the tick.
+    expect(firstTurnBreak).toBeGreaterThan(0);
+    expect(firstTurnBreak).toBeLessThan(pushed.length);
+    expect(new Set(scoped()).size).toBe(N);
+    // An event applied after the tick marks its scope again: pushed once more, with the new value.
+    engine.onEvents([ev('contract:c7', 'impression', now, { campaignId: 'k', publisherId: 'p' })]);
+    while (scoped().length < N + 1) await new Promise((r) => setTimeout(r, 10));
+    expect(scoped().slice(N)).toEqual(['metrics:campaign:c7']);
+    expect(engine.snapshot('campaign', 'c7').values.impressions).toBe(2);
+    engine.close();
+  });
 });

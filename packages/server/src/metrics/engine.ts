@@ -36,6 +36,9 @@ export type Publish = (channel: string, type: string, data: unknown) => void;
 /** Bump when a state's meaning or dump format changes: older checkpoints are then ignored. */
 export const CHECKPOINT_VERSION = 1;
 
+/** How long one slice of a push tick may run before the event loop gets a turn. */
+const PUSH_SLICE_MS = 4;
+
 export interface EngineDump {
   v: number;
   hash: string;
@@ -321,17 +324,34 @@ export class MetricsEngine implements EventSink {
     return { set: q.set, metric: q.metric, scope: q.scope ?? null, rankedBy, entries: top.map((e, i) => ({ rank: i + 1, ...e })) };
   }
 
-  /** Start coalesced pushes (every `pushMs`, only snapshots whose values changed). */
+  /**
+   * Start coalesced pushes: every `pushMs`, the snapshots whose values changed. A tick's pushes
+   * run in slices of at most PUSH_SLICE_MS with the event loop's other work (ingest, commits,
+   * delivery) between them: a scoped set can hold thousands of scopes, and computing all their
+   * snapshots in one go would hold every event behind it.
+   */
   start(): void {
     if (this.timer || !this.publish) return;
-    this.timer = setInterval(() => this.flush(), this.pushMs);
+    this.timer = setInterval(() => this.startPush(), this.pushMs);
     this.timer.unref();
   }
 
-  /** Push changed snapshots now; returns how many were published. */
+  /** Push changed snapshots now, in one go; returns how many were published. */
   flush(now = this.now()): number {
     if (!this.publish) return 0;
+    const work = this.takeDirty(now);
     let n = 0;
+    for (let i = 0; i < work.length; i++) n += this.pushIfChanged(work[i][0], work[i][1], now);
+    return n;
+  }
+
+  /**
+   * What a push tick must look at: every set's global snapshot when it changed (or depends on
+   * the clock), and its dirty scopes. Taking them clears the dirty marks, so events applied
+   * while a sliced push is under way mark their scopes again for the next tick.
+   */
+  private takeDirty(now: number): Array<[SetRuntime, string | null]> {
+    const work: Array<[SetRuntime, string | null]> = [];
     for (const rt of this.sets.values()) {
       for (const m of rt.stateful) {
         if (!(m instanceof DistinctMetric) || !m.window) continue;
@@ -341,12 +361,34 @@ export class MetricsEngine implements EventSink {
       }
       if (rt.dirtyGlobal || rt.timeDependent) {
         rt.dirtyGlobal = false;
-        n += this.pushIfChanged(rt, null, now);
+        work.push([rt, null]);
       }
-      for (const scope of rt.dirtyScopes) n += this.pushIfChanged(rt, scope, now);
+      for (const scope of rt.dirtyScopes) work.push([rt, scope]);
       rt.dirtyScopes.clear();
     }
-    return n;
+    return work;
+  }
+
+  /** A sliced push under way (the next tick does not start another). */
+  private pushing = false;
+
+  private startPush(): void {
+    if (this.pushing) return;
+    const now = this.now();
+    const work = this.takeDirty(now);
+    if (work.length === 0) return;
+    this.pushing = true;
+    let i = 0;
+    const slice = (): void => {
+      const until = performance.now() + PUSH_SLICE_MS;
+      while (i < work.length) {
+        this.pushIfChanged(work[i][0], work[i][1], now);
+        if ((++i & 15) === 0 && performance.now() >= until) break;
+      }
+      if (i < work.length && this.timer) setImmediate(slice);
+      else this.pushing = false;
+    };
+    slice();
   }
 
   private pushIfChanged(rt: SetRuntime, scope: string | null, now: number): number {
