@@ -1,6 +1,7 @@
 /** The SQLite store's segment layout: conversion of files of the per-event layout, and what only SQLite reports. */
 import { describe, it, expect, afterEach } from 'vitest';
 import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { PulseEvent } from '@pulse/protocol';
 import { openSqliteStore } from '../src/store/sqlite.js';
@@ -323,5 +324,43 @@ describe('SQLite store: checkpointed heads and stats', () => {
     const reopened = open(path);
     expect(await reopened.heads()).toEqual([{ channel: 'd:x', epoch: 'ep', offset: 3 }]);
     expect((await reopened.stats('d:x')).totalEvents).toBe(2);
+  });
+});
+
+describe('SQLite store: WAL checkpoints on their own thread', () => {
+  const ev = (i: number): PulseEvent => ({ id: `w${i}`, channel: `bench:${i % 50}`, type: 't', ts: 1, data: { pad: 'x'.repeat(1000), i }, offset: Math.floor(i / 50) + 1, epoch: 'E' });
+  async function writeMB(store: Store, from: number, n: number): Promise<void> {
+    for (let i = from; i < from + n; i += 100) {
+      store.enqueue(Array.from({ length: 100 }, (_, k) => item(ev(i + k))));
+      await store.commit();
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  const size = (p: string) => (existsSync(p) ? statSync(p).size : 0);
+
+  it('copies the log back into the file while commits go on, and the last close removes the log', async () => {
+    const path = newPath();
+    const store = open(path);
+    // ~6 MB of events: the committing connection never checkpoints (automatic checkpoints are
+    // off), so the database file grows only through the thread's checkpoints.
+    await writeMB(store, 0, 6000);
+    const deadline = Date.now() + 10_000;
+    while (size(path) < 5_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(size(path)).toBeGreaterThan(5_000_000);
+    await store.close();
+    stores.splice(stores.indexOf(store), 1);
+    expect(existsSync(path + '-wal')).toBe(false);
+    const again = open(path);
+    expect((await again.readAfter('bench:7', 'E', 0, 1000)).length).toBe(120);
+  });
+
+  it('inline: SQLite checkpoints inside the commits, as before', async () => {
+    const path = newPath();
+    const store = openSqliteStore(path, { walCheckpoints: 'inline' });
+    stores.push(store);
+    await writeMB(store, 0, 6000);
+    // The automatic checkpoint runs every 1,000 pages, synchronously in the commit that passes it.
+    expect(size(path)).toBeGreaterThan(4_000_000);
+    expect(size(path + '-wal')).toBeLessThan(8_000_000);
   });
 });

@@ -54,6 +54,7 @@ import type { PulseEvent, ChannelStats } from '@pulse/protocol';
 import type { Store, StoreItem, StoredEvent, ChannelHead } from '../ports.js';
 import { isPlainObject } from '../hub/normalize.js';
 import { channelStats, summarizeBatch } from './batch.js';
+import { startWalCheckpointer } from './wal-checkpointer.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS segments (
@@ -84,6 +85,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 /** Rows of the old per-event table read by the migration. */
 const MIGRATE_CHUNK = 1000;
+/** Bytes the write-ahead log is cut back to after a checkpoint. */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 /** Heads and stats are written at most about this often (plus at prune, close and duplicates). */
 const CHECKPOINT_MS = 1000;
 
@@ -256,9 +259,11 @@ class CommitSegments {
 
 /**
  * `checkpointMs`: how often heads and stats are written (default CHECKPOINT_MS; 0 = every commit,
- * Infinity = only at prune, close and duplicates — for tests of the replay).
+ * Infinity = only at prune, close and duplicates — for tests of the replay). `walCheckpoints`:
+ * who copies the write-ahead log back into the file — a thread of its own (the default; see
+ * wal-checkpointer.ts), or `inline`, SQLite's automatic checkpoint inside the commit that fills it.
  */
-export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; checkpointMs?: number } = {}): Store {
+export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; checkpointMs?: number; walCheckpoints?: 'thread' | 'inline' } = {}): Store {
   const checkpointMs = opts.checkpointMs ?? CHECKPOINT_MS;
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
@@ -270,7 +275,8 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
   // 10-25% cheaper for 100-300-event commits in single runs, not confirmed; not taken (a longer
   // WAL also means longer checkpoint stalls inside a commit).
   db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+  const sync = opts.sync === 'full' ? 'FULL' : 'NORMAL';
+  db.pragma(`synchronous = ${sync}`);
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
 
@@ -438,12 +444,33 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     if (evs.length > 0) fold();
     flushCheckpoint();
   }
+  // From here on the log is copied back by a thread of its own (the writes at open above used
+  // SQLite's automatic checkpoint).
+  let closed = false;
+  const wal =
+    opts.walCheckpoints === 'inline' || path === ':memory:'
+      ? null
+      : startWalCheckpointer(path, sync, {
+          checkpointHere: () => {
+            if (!closed) db.pragma('wal_checkpoint(PASSIVE)');
+          },
+          fallBack: () => {
+            if (!closed) db.pragma('wal_autocheckpoint = 1000');
+          },
+          onError: (message) => process.emitWarning(`SQLite WAL checkpoint failed: ${message}`),
+        });
+  if (wal) db.pragma('wal_autocheckpoint = 0');
+  // Once the log has been copied back and reused from its start, it is cut back to this size
+  // (without a limit it keeps the size of its longest stretch between checkpoints).
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+
   /** Commit; memory (hwm, the deltas) changes only once the transaction is in, so a failed commit leaves no trace. */
   const runCommit = (items: StoreItem[]): Set<string> => {
     const r = commitTx(items, Date.now());
     hwm = r.seq;
     if (r.checkpoint) checkpointed();
     else addSummary(r.sum.heads, r.sum.stats);
+    wal?.wrote();
     return r.sum.dups;
   };
 
@@ -475,7 +502,6 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     return removed;
   });
 
-  let closed = false;
   return {
     kind: 'sqlite',
     enqueue(items) {
@@ -631,17 +657,22 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     },
     async setMeta(key, value) {
       setMeta.run(key, value);
+      wal?.wrote();
     },
     async prune(namespace, beforeTs) {
       const removed = pruneTx(namespace, beforeTs);
       checkpointed();
+      wal?.wrote();
       return removed;
     },
     async close() {
       if (closed) return;
-      closed = true;
       if (queue.length) runCommit(queue.splice(0));
       flushCheckpoint();
+      closed = true;
+      // The thread's connection closes first, so this one is the last: it checkpoints the whole
+      // log and removes it.
+      await wal?.close();
       db.close();
     },
   };
