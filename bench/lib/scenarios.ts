@@ -39,9 +39,6 @@ export interface StepResult {
   firstTry?: { p99: number; reason: string };
 }
 
-/** A failure that one more try may not repeat: latency only (machine noise), not loss or errors. */
-const retriable = (cfg: BenchConfig, s: StepResult): boolean => cfg.retry && !s.pass && s.reason.startsWith('p99 ');
-
 export interface ScenarioResult {
   scenario: ScenarioName;
   peer: string;
@@ -83,6 +80,21 @@ function judge(cfg: BenchConfig, s: Omit<StepResult, 'pass' | 'reason'>, pub: Pu
   if (s.latency.p99 > cfg.p99LimitMs) return { pass: false, reason: `p99 ${s.latency.p99} ms > ${cfg.p99LimitMs}` };
   if (s.publishedPerSec < s.rate * 0.9) return { pass: false, reason: `publisher reached only ${s.publishedPerSec}/s` };
   return { pass: true, reason: 'ok' };
+}
+
+/**
+ * Runs `step` at each rate (--rates, or the ladder from `start`) into `result.steps` until one
+ * fails; `result.best` is the last that passed. A step that fails on p99 alone (machine noise, not
+ * loss or errors) runs once more (--retry), and the second try is kept with what the first saw.
+ */
+export async function climb(cfg: BenchConfig, start: number, result: ScenarioResult, step: (rate: number, again: boolean) => Promise<StepResult>): Promise<void> {
+  for (const rate of cfg.rates ?? rateLadder(start, cfg.ladder, cfg.maxSteps)) {
+    let s = await step(rate, false);
+    if (cfg.retry && !s.pass && s.reason.startsWith('p99 ')) s = { ...(await step(rate, true)), firstTry: { p99: s.latency.p99, reason: s.reason } };
+    result.steps?.push(s);
+    if (!s.pass) break;
+    result.best = s;
+  }
 }
 
 /** Waits until the fleet has seen `expected` events, or progress stops for a second. */
@@ -159,22 +171,13 @@ export async function runFanout(cfg: BenchConfig, scenario: 'S1' | 'S2', peer: R
     // pay for cold caches and code not yet optimised, in every server.
     const warm = await fanoutStep({ ...cfg, stepSec: Math.min(2, cfg.stepSec) }, peer, fleet, pub, channels, perChannel, start);
     log(`  warm-up at ${start} ev/s: p99 ${warm.latency.p99} ms (not judged)`);
-    const show = (rate: number, step: StepResult, again: boolean): void =>
+    await climb(cfg, start, result, async (rate, again) => {
+      const step = await fanoutStep(cfg, peer, fleet, pub, channels, perChannel, rate);
       log(
         `  ${String(rate).padStart(7)} ev/s → ${String(step.deliveredPerSec).padStart(9)} deliveries/s, ${String(step.framesPerSec).padStart(7)} frames/s, p50 ${step.latency.p50} p99 ${step.latency.p99} max ${step.latency.max} ms, cpu ${step.cpuPct}% (generator ${step.generatorCpuPct}%: ${Object.entries(step.generatorCpu).map(([k, v]) => `${k} ${v}`).join(', ')}), rss ${step.rssMB} MB ${step.pass ? '' : `✗ ${step.reason}`}${again ? ' (second try)' : ''}`,
       );
-    for (const rate of cfg.rates ?? rateLadder(start, cfg.ladder, cfg.maxSteps)) {
-      let step = await fanoutStep(cfg, peer, fleet, pub, channels, perChannel, rate);
-      show(rate, step, false);
-      if (retriable(cfg, step)) {
-        const first = { p99: step.latency.p99, reason: step.reason };
-        step = { ...(await fanoutStep(cfg, peer, fleet, pub, channels, perChannel, rate)), firstTry: first };
-        show(rate, step, true);
-      }
-      result.steps?.push(step);
-      if (!step.pass) break;
-      result.best = step;
-    }
+      return step;
+    });
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
   } finally {
@@ -223,13 +226,7 @@ export async function runIngest(cfg: BenchConfig, peer: RunningPeer, log: (s: st
       log(`  ${String(rate).padStart(7)} ev/s → ${String(step.publishedPerSec).padStart(7)} durable ev/s in ${p.requests} requests, p50 ${ingest.p50} p99 ${ingest.p99} max ${ingest.max} ms, cpu ${step.cpuPct}%, rss ${step.rssMB} MB ${step.pass ? '' : `✗ ${step.reason}`}${again ? ' (second try)' : ''}`);
       return step;
     };
-    for (const rate of cfg.rates ?? rateLadder(cfg.s3StartRate, cfg.ladder, cfg.maxSteps)) {
-      let step = await ingestStep(rate, false);
-      if (retriable(cfg, step)) step = { ...(await ingestStep(rate, true)), firstTry: { p99: step.latency.p99, reason: step.reason } };
-      result.steps?.push(step);
-      if (!step.pass) break;
-      result.best = step;
-    }
+    await climb(cfg, cfg.s3StartRate, result, ingestStep);
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
   } finally {

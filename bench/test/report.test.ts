@@ -1,8 +1,8 @@
-/** The bench's options and its report of a step that failed on latency and passed on its second try. */
+/** The bench's options, the step search's second try of a step that failed on latency, and the report of it. */
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../lib/config.js';
 import { renderTables } from '../lib/report.js';
-import type { ScenarioResult, StepResult } from '../lib/scenarios.js';
+import { climb, type ScenarioResult, type StepResult } from '../lib/scenarios.js';
 
 function step(rate: number, p99: number, pass: boolean, firstTry?: StepResult['firstTry']): StepResult {
   const lat = { count: 100, p50: p99 / 2, p99, max: p99 };
@@ -28,5 +28,38 @@ describe('bench options and report', () => {
     const md = renderTables([r]);
     expect(md).toContain('next step 5/s: p99 140 ms > 100 (twice)');
     expect(md).toContain('passed on a second try at 2/s (first p99 130 ms)');
+  });
+
+  it('runs a step that failed on p99 alone once more, not one that lost events, nor any with --retry=false', async () => {
+    // Scripted tries per rate: 2/s fails on p99 then passes, 5/s loses events.
+    const script = (): ((rate: number, again: boolean) => Promise<StepResult>) => {
+      const tries: Record<number, StepResult[]> = {
+        1: [step(1, 80, true)],
+        2: [step(2, 130, false), step(2, 90, true)],
+        5: [{ ...step(5, 50, false), reason: 'delivered 10 of 20' }, step(5, 50, true)],
+      };
+      return async (rate, again) => {
+        const s = tries[rate]!.shift()!;
+        return { ...s, reason: again ? `${s.reason} (again)` : s.reason };
+      };
+    };
+    const run = async (argv: string[]): Promise<ScenarioResult> => {
+      const r: ScenarioResult = { scenario: 'S1', peer: 'pulse', shape: 'x', steps: [], best: null };
+      await climb(parseArgs(argv), 1, r, script());
+      return r;
+    };
+    const r = await run(['--rates=1,2,5,10']);
+    expect(r.steps!.map((s) => [s.rate, s.pass, s.reason, s.firstTry])).toEqual([
+      [1, true, 'ok', undefined],
+      [2, true, 'ok (again)', { p99: 130, reason: 'p99 130 ms > 100' }],
+      [5, false, 'delivered 10 of 20', undefined],
+    ]);
+    expect(r.best?.rate).toBe(2);
+    const off = await run(['--rates=1,2,5,10', '--retry=false']);
+    expect(off.steps!.map((s) => [s.rate, s.pass, s.firstTry])).toEqual([
+      [1, true, undefined],
+      [2, false, undefined],
+    ]);
+    expect(off.best?.rate).toBe(1);
   });
 });
