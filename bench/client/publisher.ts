@@ -37,14 +37,6 @@ let idle: (() => void) | null = null;
  * (the pattern Node's http documentation gives for `reusedSocket`).
  */
 function post(url: URL, body: string, retried = false): Promise<number> {
-  return postOnce(url, body).catch((err: unknown) => {
-    const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
-    if (!retried && e.reusedSocket && e.code === 'ECONNRESET') return post(url, body, true);
-    throw err;
-  });
-}
-
-function postOnce(url: URL, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
@@ -59,9 +51,9 @@ function postOnce(url: URL, body: string): Promise<number> {
         });
       },
     );
-    req.on('error', (err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
-      err.reusedSocket = req.reusedSocket;
-      reject(err);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (!retried && req.reusedSocket && err.code === 'ECONNRESET') resolve(post(url, body, true));
+      else reject(err);
     });
     req.end(body);
   });
