@@ -275,4 +275,31 @@ describe('HTTP routes and pushes', () => {
     expect(engine.snapshot('campaign', 'c7').values.impressions).toBe(2);
     engine.close();
   });
+
+  it('publishes nothing once closed, also when closed between the slices of a push tick', async () => {
+    const pushed: string[] = [];
+    let atClose = -1;
+    const engine = new MetricsEngine({
+      pushMs: 20,
+      publish: (channel) => {
+        // Runs after the first slice, before the next one (queued ahead of it).
+        if (pushed.length === 0)
+          setImmediate(() => {
+            engine.close();
+            atClose = pushed.length;
+          });
+        pushed.push(channel);
+      },
+    });
+    const N = 3000;
+    const now = Date.now();
+    engine.onEvents(Array.from({ length: N }, (_, i) => ev(`contract:d${i}`, 'impression', now, { campaignId: 'k', publisherId: 'p' })));
+    engine.start();
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    while (atClose < 0) await sleep(10);
+    expect(atClose).toBeGreaterThan(0);
+    expect(atClose).toBeLessThan(N); // closed in the middle of the tick
+    await sleep(100); // several push intervals, many event-loop turns
+    expect(pushed.length).toBe(atClose);
+  });
 });

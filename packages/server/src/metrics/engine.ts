@@ -369,24 +369,26 @@ export class MetricsEngine implements EventSink {
     return work;
   }
 
-  /** A sliced push under way (the next tick does not start another). */
-  private pushing = false;
+  /**
+   * The next slice of a push tick under way, or null. While one is pending the next tick starts
+   * no other; close() cancels it.
+   */
+  private nextSlice: NodeJS.Immediate | null = null;
 
   private startPush(): void {
-    if (this.pushing) return;
+    if (this.nextSlice !== null) return;
     const now = this.now();
     const work = this.takeDirty(now);
-    if (work.length === 0) return;
-    this.pushing = true;
     let i = 0;
     const slice = (): void => {
+      this.nextSlice = null;
       const until = performance.now() + PUSH_SLICE_MS;
       while (i < work.length) {
         this.pushIfChanged(work[i][0], work[i][1], now);
         if ((++i & 15) === 0 && performance.now() >= until) break;
       }
-      if (i < work.length && this.timer) setImmediate(slice);
-      else this.pushing = false;
+      // No timer: closed by a publish of this slice.
+      if (i < work.length && this.timer !== null) this.nextSlice = setImmediate(slice);
     };
     slice();
   }
@@ -409,8 +411,11 @@ export class MetricsEngine implements EventSink {
   /** Publish failures (fire-and-forget: counted, never thrown into the ingest path). */
   publishErrors = 0;
 
+  /** Stop pushing, also in the middle of a tick (what it had left is not pushed). */
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.nextSlice !== null) clearImmediate(this.nextSlice);
+    this.nextSlice = null;
   }
 }
