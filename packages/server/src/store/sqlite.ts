@@ -451,12 +451,8 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     opts.walCheckpoints === 'inline' || path === ':memory:'
       ? null
       : startWalCheckpointer(path, sync, {
-          checkpointHere: () => {
-            if (!closed) db.pragma('wal_checkpoint(PASSIVE)');
-          },
-          fallBack: () => {
-            if (!closed) db.pragma('wal_autocheckpoint = 1000');
-          },
+          checkpointHere: () => db.pragma('wal_checkpoint(PASSIVE)'),
+          fallBack: () => db.pragma('wal_autocheckpoint = 1000'),
           onError: (message) => process.emitWarning(`SQLite WAL checkpoint failed: ${message}`),
         });
   if (wal) db.pragma('wal_autocheckpoint = 0');

@@ -67,7 +67,7 @@ export interface WalCheckpointer {
 export interface CheckpointerHooks {
   /** Run one checkpoint on the committing connection (the thread fell behind). */
   checkpointHere(): void;
-  /** The thread is gone: the committing connection checkpoints on its own from now on. */
+  /** The thread is gone (not closed): the committing connection checkpoints on its own from now on. */
   fallBack(): void;
   /** A checkpoint failed on the thread (the next one retries), or the thread failed. */
   onError?(message: string): void;
@@ -80,32 +80,31 @@ export function startWalCheckpointer(path: string, sync: 'NORMAL' | 'FULL', hook
     workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path, sync, delayMs: DELAY_MS, restartFrames: RESTART_FRAMES },
   });
   worker.unref();
+  // Every commit says so (~0.5 µs): the thread runs one checkpoint DELAY_MS after the first, and
+  // a commit that lands while one runs schedules the next, so the last commits of a burst are
+  // copied too. `alive` is false once the thread is gone or close() began: checkpointHere and
+  // fallBack never run after that.
   let alive = true;
-  let asked = false;
-  let exited: Promise<void> = new Promise((resolve) => worker.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.on('message', (m: { log?: number; error?: string }) => {
-    asked = false;
+    if (!alive) return;
     if (m.error !== undefined) hooks.onError?.(m.error);
     else if (m.log !== undefined && m.log > MAX_WAL_FRAMES) hooks.checkpointHere();
   });
-  let closing = false;
   worker.on('error', (e) => hooks.onError?.(e.message));
   worker.on('exit', () => {
+    if (!alive) return; // closed
     alive = false;
-    if (!closing) hooks.fallBack();
+    hooks.fallBack();
   });
   return {
     wrote() {
-      if (!alive || asked) return;
-      asked = true;
-      worker.postMessage('wrote');
+      if (alive) worker.postMessage('wrote');
     },
     async close() {
-      closing = true;
       if (alive) worker.postMessage('close');
       alive = false;
       await exited;
-      exited = Promise.resolve();
     },
   };
 }
