@@ -341,9 +341,14 @@ describe('SQLite store: WAL checkpoints on their own thread', () => {
   it('copies the log back into the file while commits go on, and the last close removes the log', async () => {
     const path = newPath();
     const store = open(path);
-    // ~6 MB of events: the committing connection never checkpoints (automatic checkpoints are
-    // off), so the database file grows only through the thread's checkpoints.
-    await writeMB(store, 0, 6000);
+    // One commit of ~5 MB, past the 1,000 pages at which SQLite's automatic checkpoint would copy
+    // the log inside the commit: automatic checkpoints are off, and the thread waits DELAY_MS
+    // after the commit, so the file has not grown when it returns.
+    store.enqueue(Array.from({ length: 5000 }, (_, k) => item(ev(k))));
+    await store.commit();
+    expect(size(path)).toBeLessThan(1_000_000);
+    // ~1 MB more in commits while the thread copies: the file grows only through its checkpoints.
+    await writeMB(store, 5000, 1000);
     const deadline = Date.now() + 10_000;
     while (size(path) < 5_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(size(path)).toBeGreaterThan(5_000_000);
@@ -362,5 +367,12 @@ describe('SQLite store: WAL checkpoints on their own thread', () => {
     // The automatic checkpoint runs every 1,000 pages, synchronously in the commit that passes it.
     expect(size(path)).toBeGreaterThan(4_000_000);
     expect(size(path + '-wal')).toBeLessThan(8_000_000);
+    // Inside the commit itself: after a quiet spell, one ~5 MB commit has grown the file when it
+    // returns (a thread would not have started its checkpoint yet, as the test above shows).
+    await new Promise((r) => setTimeout(r, 100));
+    const before = size(path);
+    store.enqueue(Array.from({ length: 5000 }, (_, k) => item(ev(6000 + k))));
+    await store.commit();
+    expect(size(path)).toBeGreaterThan(before + 4_000_000);
   });
 });
