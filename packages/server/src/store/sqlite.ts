@@ -42,6 +42,8 @@
  * duplicate's offset counts for the head but is in no segment), and so does `prune` (which may
  * delete a channel's last segments), and `close`. The seq high-water mark itself is the largest of
  * `store_seq.hwm`, the segments' last seq and the ids' seq, so it needs no write per commit.
+ * ("Checkpoint" alone means this one here; SQLite's copying of the write-ahead log back into the
+ * file is always the WAL checkpoint, see wal-checkpointer.ts.)
  *
  * Files written by the per-event row layout (table `events`) are converted at open, in one
  * transaction, into segments of runs of up to MIGRATE_CHUNK consecutive rows; then `events` is
@@ -267,13 +269,14 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
   const checkpointMs = opts.checkpointMs ?? CHECKPOINT_MS;
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
-  // Page size, checkpoint interval and cache size stay SQLite's defaults (4 KiB, 1000 pages,
-  // 2 MB). Measured in the store (commits over 100 channels): 16 KiB pages cut a 1000-event
-  // commit from ~5 to ~3.5 µs/event but made 100- and 300-event commits (what S3 sends below
-  // saturation) ~40% and ~25% dearer, and S3 slower; 1-2 KiB pages make segments overflow.
-  // cache_size 32 MB: no difference beyond the noise. wal_autocheckpoint 4000-16000 looked
-  // 10-25% cheaper for 100-300-event commits in single runs, not confirmed; not taken (a longer
-  // WAL also means longer checkpoint stalls inside a commit).
+  // Page size and cache size stay SQLite's defaults (4 KiB, 2 MB). Measured in the store
+  // (commits over 100 channels): 16 KiB pages cut a 1000-event commit from ~5 to ~3.5 µs/event
+  // but made 100- and 300-event commits (what S3 sends below saturation) ~40% and ~25% dearer,
+  // and S3 slower; 1-2 KiB pages make segments overflow. cache_size 32 MB: no difference beyond
+  // the noise. WAL checkpoints run on a thread (below); with `inline` they stay SQLite's, every
+  // 1000 pages: wal_autocheckpoint 4000-16000 looked 10-25% cheaper for 100-300-event commits
+  // in single runs, not confirmed; not taken (a longer WAL also means longer WAL checkpoint
+  // stalls inside a commit).
   db.pragma('journal_mode = WAL');
   const sync = opts.sync === 'full' ? 'FULL' : 'NORMAL';
   db.pragma(`synchronous = ${sync}`);
