@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../lib/config.js';
 import { renderTables } from '../lib/report.js';
-import { climb, type ScenarioResult, type StepResult } from '../lib/scenarios.js';
+import { climb, judge, type ScenarioResult, type StepResult } from '../lib/scenarios.js';
+import type { PublishResult } from '../lib/messages.js';
 
 function step(rate: number, p99: number, pass: boolean, firstTry?: StepResult['firstTry']): StepResult {
   const lat = { count: 100, p50: p99 / 2, p99, max: p99 };
@@ -61,5 +62,15 @@ describe('bench options and report', () => {
       [2, false, undefined],
     ]);
     expect(off.best?.rate).toBe(1);
+  });
+
+  it('names latency as the reason only when nothing else failed, so only such a step is retried', () => {
+    const cfg = parseArgs([]);
+    const pub: PublishResult = { acked: 400, due: 400, failed: 0, firstError: null, ms: 4000, seqs: {}, postHistogram: null, requests: 80 };
+    const slow = step(100, 150, false);
+    expect(judge(cfg, slow, pub).reason).toBe('p99 150 ms > 100');
+    expect(judge(cfg, { ...slow, publishedPerSec: 50 }, pub).reason).toBe('publisher reached only 50/s');
+    expect(judge(cfg, { ...slow, delivered: 10 }, pub).reason).toBe('delivered 10 of 400');
+    expect(judge(cfg, step(100, 80, true), pub)).toEqual({ pass: true, reason: 'ok' });
   });
 });
