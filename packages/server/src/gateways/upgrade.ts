@@ -37,6 +37,8 @@ export class UpgradeRouter {
     private auth: Authenticator,
     private metrics: MetricsPusher,
   ) {
+    // No per-message compression: prebuilt frames (ws-frame.ts sendWhole) and ws.send replies
+    // then reach the socket in call order.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: hub.config.MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: true });
     // Ping every client; one that has not answered since the last round is gone.
     this.heartbeat = setInterval(() => {
