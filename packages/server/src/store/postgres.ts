@@ -91,8 +91,10 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
          ON CONFLICT DO NOTHING RETURNING id`,
         cols,
       );
+      // An id repeated within the batch was inserted once (its first copy, in unnest's order):
+      // the id counts as inserted for that copy only, the later ones are duplicates.
       const inserted = new Set(ins.rows.map((r) => r.id));
-      const { dups, heads, stats: sv } = summarizeBatch(items, (id) => inserted.has(id));
+      const { dups, heads, stats: sv } = summarizeBatch(items, (id) => inserted.delete(id));
       if (heads.size) {
         const hc = [...heads.keys()];
         await c.query(
