@@ -248,19 +248,28 @@ describe('HTTP routes and pushes', () => {
     expect(pushed.map((p) => p.channel).sort()).toEqual(['metrics:content', 'metrics:content:9']);
   });
 
-  it('spreads a push tick over many scopes across event-loop turns, and pushes each changed scope once', async () => {
+  /**
+   * An engine pushing every 20 ms whose first tick has N changed campaign scopes (`contract:<prefix><i>`);
+   * `onFirstPush` runs in a turn queued at the tick's first publish, before its next slice.
+   */
+  function manyScopes(prefix: string, onFirstPush: (engine: MetricsEngine) => void): { engine: MetricsEngine; pushed: string[]; N: number; now: number } {
     const pushed: string[] = [];
-    let firstTurnBreak = -1;
-    const engine = new MetricsEngine({
+    const engine: MetricsEngine = new MetricsEngine({
       pushMs: 20,
       publish: (channel) => {
-        if (pushed.length === 0) setImmediate(() => (firstTurnBreak = pushed.length));
+        if (pushed.length === 0) setImmediate(() => onFirstPush(engine));
         pushed.push(channel);
       },
     });
     const N = 3000;
     const now = Date.now();
-    engine.onEvents(Array.from({ length: N }, (_, i) => ev(`contract:c${i}`, 'impression', now, { campaignId: 'k', publisherId: 'p' })));
+    engine.onEvents(Array.from({ length: N }, (_, i) => ev(`contract:${prefix}${i}`, 'impression', now, { campaignId: 'k', publisherId: 'p' })));
+    return { engine, pushed, N, now };
+  }
+
+  it('spreads a push tick over many scopes across event-loop turns, and pushes each changed scope once', async () => {
+    let firstTurnBreak = -1;
+    const { engine, pushed, N, now } = manyScopes('c', () => (firstTurnBreak = pushed.length));
     engine.start();
     const scoped = () => pushed.filter((c) => c.startsWith('metrics:campaign:'));
     while (scoped().length < N) await new Promise((r) => setTimeout(r, 10));
@@ -277,23 +286,12 @@ describe('HTTP routes and pushes', () => {
   });
 
   it('publishes nothing once closed, also when closed between the slices of a push tick', async () => {
-    const pushed: string[] = [];
     let atClose = -1;
-    const engine = new MetricsEngine({
-      pushMs: 20,
-      publish: (channel) => {
-        // Runs after the first slice, before the next one (queued ahead of it).
-        if (pushed.length === 0)
-          setImmediate(() => {
-            engine.close();
-            atClose = pushed.length;
-          });
-        pushed.push(channel);
-      },
+    // Closed after the first slice, before the next one (queued ahead of it).
+    const { engine, pushed, N } = manyScopes('d', (e) => {
+      e.close();
+      atClose = pushed.length;
     });
-    const N = 3000;
-    const now = Date.now();
-    engine.onEvents(Array.from({ length: N }, (_, i) => ev(`contract:d${i}`, 'impression', now, { campaignId: 'k', publisherId: 'p' })));
     engine.start();
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     while (atClose < 0) await sleep(10);
