@@ -159,6 +159,9 @@ export async function startPeer(def: PeerDef, opts: StartOptions): Promise<Runni
   }
   const nodeArgs = ['--import', 'tsx'];
   if (opts.profile) nodeArgs.push('--inspect=127.0.0.1:0');
+  // Extra V8/Node flags for the server under test only (e.g. --trace-gc), from the environment.
+  const extra = process.env.BENCH_SERVER_NODE_ARGS?.trim();
+  if (extra) nodeArgs.push(...extra.split(/\s+/));
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, `${opts.tag}.log`);
   const log = createWriteStream(logFile);
