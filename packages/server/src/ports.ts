@@ -36,8 +36,13 @@ export interface Store {
   readonly kind: string;
   /** Queue events for the next commit. Returns nothing: durability is reported by `commit`. */
   enqueue(items: readonly StoreItem[]): void;
-  /** Write what is queued in one transaction. Returns the ids that were already stored (duplicates). */
-  commit(): Promise<Set<string>>;
+  /**
+   * Write what is queued in one transaction. Returns the items that were not stored (duplicates),
+   * as the objects handed to `enqueue`, so the copies of one id are told apart: an id stored by an
+   * earlier commit drops every copy of it; an id new to the store and repeated within this commit
+   * is stored once (its first copy) and only the later copies are returned.
+   */
+  commit(): Promise<Set<StoreItem>>;
   /** Number of events waiting for the next commit. */
   pending(): number;
   /** Events of a channel with offset > after (ascending), within epoch. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { PulseEvent } from '@pulse/protocol';
 import { openSqliteStore, openPostgresStore, type Store } from '../src/index.js';
+import type { StoreItem } from '../src/ports.js';
 import { tempDir, cleanup, start, NativeClient, ingest, waitFor } from './core-helpers.js';
 import { serviceUrl, uniqueSchema } from './services.js';
 
@@ -47,6 +48,8 @@ function ev(channel: string, offset: number, extra: Partial<PulseEvent> = {}): P
   return { id: `${channel}-${offset}`, channel, type: 't', ts: 1000 + offset, data: { n: offset }, offset, epoch: 'e1', ...extra };
 }
 const item = (e: PulseEvent, at = Date.now()) => ({ event: e, dataJson: JSON.stringify(e.data), ingestedAt: at });
+/** The ids of the items a commit dropped, in the order it reports them. */
+const droppedIds = (dropped: Set<StoreItem>) => [...dropped].map((it) => it.event.id);
 
 describe.each(drivers)('Store contract: $name', (driver) => {
   let h: Awaited<ReturnType<Driver['open']>>;
@@ -63,10 +66,10 @@ describe.each(drivers)('Store contract: $name', (driver) => {
   it('group-commits, reports duplicates, and reads back in order', async () => {
     store.enqueue([item(ev('a:1', 1)), item(ev('a:1', 2, { userId: 'u', orgId: 'o', txId: '0x1', blockHeight: 7 })), item(ev('b:1', 1))]);
     expect(store.pending()).toBe(3);
-    expect([...(await store.commit())]).toEqual([]);
+    expect(droppedIds(await store.commit())).toEqual([]);
     expect(store.pending()).toBe(0);
     store.enqueue([item({ ...ev('a:1', 3), id: 'a:1-1' }), item(ev('a:1', 4))]);
-    expect([...(await store.commit())]).toEqual(['a:1-1']);
+    expect(droppedIds(await store.commit())).toEqual(['a:1-1']);
     const after = await store.readAfter('a:1', 'e1', 0, 10);
     expect(after.map((e) => e.offset)).toEqual([1, 2, 4]);
     expect(after[1]).toEqual(ev('a:1', 2, { userId: 'u', orgId: 'o', txId: '0x1', blockHeight: 7 }));
@@ -101,9 +104,9 @@ describe.each(drivers)('Store contract: $name', (driver) => {
   it('checks only client-supplied ids for repeats; generated ones are stored without that check', async () => {
     const gen = (e: PulseEvent) => ({ ...item(e), dedupe: false });
     store.enqueue([gen(ev('g:1', 1)), gen(ev('g:1', 2)), item({ ...ev('g:1', 3), id: 'client-1' })]);
-    expect([...(await store.commit())]).toEqual([]);
+    expect(droppedIds(await store.commit())).toEqual([]);
     store.enqueue([item({ ...ev('g:1', 4), id: 'client-1' }), gen(ev('g:1', 5))]);
-    expect([...(await store.commit())]).toEqual(['client-1']);
+    expect(droppedIds(await store.commit())).toEqual(['client-1']);
     expect((await store.readAfter('g:1', 'e1', 0, 10)).map((e) => e.offset)).toEqual([1, 2, 3, 5]);
     expect(await store.recentIds(10)).toEqual(['client-1']);
     expect(await store.has('client-1')).toBe(true);
@@ -123,7 +126,7 @@ describe.each(drivers)('Store contract: $name', (driver) => {
     // Issued while the large commit is in flight (PostgreSQL does not order meta writes after
     // commits, and nothing needs it to: this checks only that both complete).
     const meta = store.setMeta('after-big', 'yes');
-    expect([...(await first)]).toEqual([]);
+    expect(droppedIds(await first)).toEqual([]);
     await meta;
     // Repeats of stored client ids (multiples of 4) inside a second large batch.
     const again = big(0, n)
@@ -131,7 +134,7 @@ describe.each(drivers)('Store contract: $name', (driver) => {
       .slice(0, 10)
       .map((it) => ({ ...it, event: { ...it.event, offset: it.event.offset + 10 * n } }));
     store.enqueue([...again, ...big(n, 2 * n)]);
-    expect([...(await store.commit())].sort()).toEqual(again.map((it) => it.event.id).sort());
+    expect(droppedIds(await store.commit()).sort()).toEqual(again.map((it) => it.event.id).sort());
     expect(await store.getMeta('after-big')).toBe('yes');
     const odd = await store.readAfter('big:odd', 'e1', 0, 5000);
     expect(odd.length).toBe(n);
@@ -207,8 +210,12 @@ describe.each(drivers)('Store contract: $name', (driver) => {
   });
 
   it('stores an id repeated within one batch once and never reuses a seq after a prune', async () => {
-    store.enqueue([item(ev('p:1', 1), 100), item({ ...ev('p:1', 2), id: 'p:1-1' }, 100), item(ev('p:2', 1), 100)]);
-    expect([...(await store.commit())]).toEqual(['p:1-1']);
+    const batch = [item(ev('p:1', 1), 100), item({ ...ev('p:1', 2), id: 'p:1-1' }, 100), item(ev('p:2', 1), 100)];
+    store.enqueue(batch);
+    // The dropped copy itself (the second), not the id: the first copy went in.
+    const dropped = await store.commit();
+    expect([...dropped]).toHaveLength(1);
+    expect(dropped.has(batch[1])).toBe(true);
     expect((await store.readAfter('p:1', 'e1', 0, 10)).map((e) => e.id)).toEqual(['p:1-1']);
     // Counted once; the dropped copy's offset still counts for the head.
     expect(await store.stats('p:1')).toMatchObject({ totalEvents: 1, offset: 2 });
@@ -230,6 +237,27 @@ describe.each(drivers)('Store contract: $name', (driver) => {
     const again = await store.scan(0, 10);
     expect(again.map((s) => s.event.id)).toEqual(['p:1-4']);
     expect(again[0].seq).toBeGreaterThan(after[0].seq);
+  });
+
+  it('drops every copy of an id stored by an earlier commit, and only the later copies of a new one', async () => {
+    store.enqueue([item(ev('r:1', 1))]);
+    await store.commit();
+    // r:1-1 is stored already; r:1-3 is new, and repeated (and on another channel too).
+    const batch = [
+      item({ ...ev('r:1', 2), id: 'r:1-1' }),
+      item(ev('r:1', 3)),
+      item({ ...ev('r:1', 4), id: 'r:1-1' }),
+      item({ ...ev('r:1', 5), id: 'r:1-3' }),
+      item({ ...ev('r:2', 3), id: 'r:1-3' }),
+      item(ev('r:1', 6)),
+    ];
+    store.enqueue(batch);
+    const dropped = await store.commit();
+    expect([0, 1, 2, 3, 4, 5].filter((i) => dropped.has(batch[i]))).toEqual([0, 2, 3, 4]);
+    expect(dropped.size).toBe(4);
+    expect((await store.readAfter('r:1', 'e1', 0, 10)).map((e) => `${e.id}@${e.offset}`)).toEqual(['r:1-1@1', 'r:1-3@3', 'r:1-6@6']);
+    expect(await store.readAfter('r:2', 'e1', 0, 10)).toEqual([]);
+    expect(await store.stats('r:1')).toMatchObject({ totalEvents: 3, offset: 6 });
   });
 
   it('returns the latest events and the latest match across epochs in acceptance order', async () => {

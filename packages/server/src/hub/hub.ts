@@ -292,13 +292,15 @@ export class Hub {
     this.accepted = [];
     this.waiters = [];
     this.committing = true;
-    let dups: Set<string>;
+    // The durable envelopes' items, in batch order; the store reports the ones it dropped by
+    // identity, so of an id repeated within the batch exactly the dropped copies are skipped.
+    const items: StoreItem[] = [];
+    let dropped: Set<StoreItem>;
     const t0 = performance.now();
     try {
-      const items: StoreItem[] = [];
       for (const env of batch) if (env.durable) items.push({ event: env.event, dataJson: env.dataJson, ingestedAt: env.acceptedAt, dedupe: env.clientId });
       if (items.length) this.store.enqueue(items);
-      dups = await this.store.commit();
+      dropped = await this.store.commit();
       if (items.length) this.telemetry.commitLatency.observe((performance.now() - t0) / 1000);
     } catch (e) {
       // Nothing of this batch is durable, so nothing of it is delivered: clients never see an
@@ -318,9 +320,11 @@ export class Hub {
     // ahead of commits already waiting for their turn.
     this.fanningOut = true;
     try {
-      for (let i = 0; i < batch.length; i++) {
+      const anyDropped = dropped.size !== 0;
+      // k: the next durable envelope's item (non-durable envelopes have none).
+      for (let i = 0, k = 0; i < batch.length; i++) {
         const env = batch[i];
-        if (dups.size && dups.has(env.event.id)) {
+        if (anyDropped && env.durable && dropped.has(items[k++])) {
           this.telemetry.duplicates.inc();
           continue;
         }

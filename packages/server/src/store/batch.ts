@@ -2,8 +2,8 @@ import type { ChannelStats } from '@pulse/protocol';
 import type { StoreItem } from '../ports.js';
 
 export interface BatchSummary {
-  /** Ids the store already had: not inserted. */
-  dups: Set<string>;
+  /** The items not inserted (duplicates), by identity: of copies of one id, only the dropped ones. */
+  dropped: Set<StoreItem>;
   /** Highest offset per channel, including offsets of dropped duplicates (never to be reused). */
   heads: Map<string, { epoch: string; head: number }>;
   /** Inserted events per channel and type, with the latest ingest time. */
@@ -11,12 +11,13 @@ export interface BatchSummary {
 }
 
 /**
- * What one group commit changes besides the events: channel heads and per-type counts.
- * `inserted(id, index)` says whether the item at `index` was stored (a driver that knows which
- * copy of an id repeated within the batch went in can answer per index).
+ * What one group commit changes besides the events: channel heads and per-type counts, and which
+ * items were dropped. `inserted(index)` says whether the item at `index` was stored: per item, not
+ * per id, so that of an id repeated within the batch only the copies that did not go in count as
+ * dropped (and the one that did is counted in the stats).
  */
-export function summarizeBatch(items: readonly StoreItem[], inserted: (id: string, index: number) => boolean): BatchSummary {
-  const dups = new Set<string>();
+export function summarizeBatch(items: readonly StoreItem[], inserted: (index: number) => boolean): BatchSummary {
+  const dropped = new Set<StoreItem>();
   const heads = new Map<string, { epoch: string; head: number }>();
   // Per channel, then per type: no key string is built per event.
   const byChannel = new Map<string, Map<string, { channel: string; type: string; count: number; last: number }>>();
@@ -31,8 +32,8 @@ export function summarizeBatch(items: readonly StoreItem[], inserted: (id: strin
       h.epoch = e.epoch;
       h.head = e.offset;
     }
-    if (!inserted(e.id, i)) {
-      dups.add(e.id);
+    if (!inserted(i)) {
+      dropped.add(it);
       continue;
     }
     let types = byChannel.get(e.channel);
@@ -47,7 +48,7 @@ export function summarizeBatch(items: readonly StoreItem[], inserted: (id: strin
       stats.push(n);
     }
   }
-  return { dups, heads, stats };
+  return { dropped, heads, stats };
 }
 
 /** A channel's stats from its `channel_stats` rows and `channels` head (PostgreSQL returns BIGINTs as strings). */

@@ -1,7 +1,8 @@
 /**
  * The scale-out store: PostgreSQL through node-postgres. Same port, same group commit: one
  * transaction per commit, one multi-row insert through `unnest`, duplicates reported by what
- * `ON CONFLICT DO NOTHING` did not return.
+ * `ON CONFLICT DO NOTHING` did not return: the items whose (channel, epoch, offset) is not among
+ * the inserted rows.
  */
 import pg from 'pg';
 import type { PulseEvent, ChannelStats } from '@pulse/protocol';
@@ -73,7 +74,7 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
   let queue: StoreItem[] = [];
   let tail: Promise<unknown> = Promise.resolve();
 
-  async function commitItems(items: StoreItem[]): Promise<Set<string>> {
+  async function commitItems(items: StoreItem[]): Promise<Set<StoreItem>> {
     const c = await pool.connect();
     try {
       await c.query('BEGIN');
@@ -83,18 +84,27 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
         const v = [e.id, e.channel, e.type, e.ts, e.offset, e.epoch, it.dataJson, e.userId ?? null, e.orgId ?? null, e.txId ?? null, e.blockHeight ?? null, it.ingestedAt, it.dedupe !== false];
         for (let i = 0; i < 13; i++) cols[i].push(v[i]);
       }
-      const ins = await c.query<{ id: string }>(
+      const ins = await c.query<{ channel: string; epoch: string; off: string }>(
         `INSERT INTO ${t('events')} (id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at, dedupe)
          SELECT id, channel, type, ts, off, epoch, data::jsonb, user_id, org_id, tx_id, block_height, ingested_at, dedupe
          FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::boolean[])
            AS x(id, channel, type, ts, off, epoch, data, user_id, org_id, tx_id, block_height, ingested_at, dedupe)
-         ON CONFLICT DO NOTHING RETURNING id`,
+         ON CONFLICT DO NOTHING RETURNING channel, epoch, off`,
         cols,
       );
-      // An id repeated within the batch was inserted once (its first copy, in unnest's order):
-      // the id counts as inserted for that copy only, the later ones are duplicates.
-      const inserted = new Set(ins.rows.map((r) => r.id));
-      const { dups, heads, stats: sv } = summarizeBatch(items, (id) => inserted.delete(id));
+      // Which items went in, told apart by (channel, epoch, offset), which the hub hands out once
+      // (and a unique index enforces): by id, the copies of an id repeated within the batch (one
+      // inserted, the others not) would look alike. Every row returned: nothing was dropped.
+      let inserted: (index: number) => boolean = () => true;
+      if (ins.rows.length < items.length) {
+        const key = (channel: string, epoch: string, off: number | string) => channel + '\u0000' + epoch + '\u0000' + off;
+        const rows = new Set(ins.rows.map((r) => key(r.channel, r.epoch, r.off)));
+        inserted = (i) => {
+          const e = items[i].event;
+          return rows.delete(key(e.channel, e.epoch, e.offset));
+        };
+      }
+      const { dropped, heads, stats: sv } = summarizeBatch(items, inserted);
       if (heads.size) {
         const hc = [...heads.keys()];
         await c.query(
@@ -112,7 +122,7 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
         );
       }
       await c.query('COMMIT');
-      return dups;
+      return dropped;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
       throw e;
@@ -128,7 +138,7 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
     },
     pending: () => queue.length,
     commit() {
-      if (queue.length === 0) return Promise.resolve(new Set<string>());
+      if (queue.length === 0) return Promise.resolve(new Set<StoreItem>());
       const items = queue;
       queue = [];
       // Commits are serialised so heads and stats apply in order.

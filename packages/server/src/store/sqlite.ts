@@ -399,7 +399,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       append(b, seq, e.id, e.type, e.ts, e.offset, it.dataJson, dedupe, e.userId, e.orgId, e.txId, e.blockHeight, it.ingestedAt);
     }
     segs.write(writeSegment, base);
-    const sum = summarizeBatch(items, ignored === null ? () => true : (_id, i) => !ignored.has(i));
+    const sum = summarizeBatch(items, ignored === null ? () => true : (i) => !ignored.has(i));
     // A dropped duplicate's offset counts for the head but is in no segment: checkpoint now.
     const checkpoint = ignored !== null || now - lastCheckpoint >= checkpointMs;
     if (checkpoint) {
@@ -464,13 +464,13 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
   db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
 
   /** Commit; memory (hwm, the deltas) changes only once the transaction is in, so a failed commit leaves no trace. */
-  const runCommit = (items: StoreItem[]): Set<string> => {
+  const runCommit = (items: StoreItem[]): Set<StoreItem> => {
     const r = commitTx(items, Date.now());
     hwm = r.seq;
     if (r.checkpoint) checkpointed();
     else addSummary(r.sum.heads, r.sum.stats);
     wal?.wrote();
-    return r.sum.dups;
+    return r.sum.dropped;
   };
 
   const pruneTx = db.transaction((namespace: string, beforeTs: number) => {
@@ -508,7 +508,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     },
     pending: () => queue.length,
     async commit() {
-      if (queue.length === 0) return new Set<string>();
+      if (queue.length === 0) return new Set<StoreItem>();
       const items = queue;
       queue = [];
       return runCommit(items);
