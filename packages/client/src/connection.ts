@@ -52,6 +52,11 @@ function read(v: string | (() => string)): string {
   return typeof v === 'function' ? v() : v;
 }
 
+/** The error reported when `getToken()` throws or rejects while a transport (or a probe) is being opened. */
+function getTokenFailed(err: unknown): PulseError {
+  return new PulseError('UNAUTHORIZED', `getToken() failed: ${err instanceof Error ? err.message : String(err)}`);
+}
+
 /**
  * One logical connection over whichever transport gets through: the state machine, transport
  * fallback and the switch back, reconnect with backoff, token refresh and renewal.
@@ -167,7 +172,7 @@ export class Connection {
       },
       (err: unknown) => {
         if (gen !== this.generation) return;
-        this.emitError(new PulseError('UNAUTHORIZED', `getToken() failed: ${err instanceof Error ? err.message : String(err)}`));
+        this.emitError(getTokenFailed(err));
         this.scheduleReconnect('UNAUTHORIZED', 'getToken() failed');
       },
     );
@@ -346,7 +351,7 @@ export class Connection {
           // No WebSocket implementation at all: nothing to probe.
         }
       }, (err: unknown) => {
-        this.emitError(new PulseError('UNAUTHORIZED', `getToken() failed: ${err instanceof Error ? err.message : String(err)}`));
+        this.emitError(getTokenFailed(err));
         this.scheduleProbe();
       });
     }, delay);

@@ -319,6 +319,27 @@ describe('tokens', () => {
     expect(calls).toBe(2);
   });
 
+  it('reports a getToken() that throws as UNAUTHORIZED with its message, and connects once it answers', async () => {
+    const { server, secret } = await jwtServer();
+    let calls = 0;
+    const getToken = async () => {
+      if (++calls === 1) throw new Error('vault down');
+      return generateToken('user-3', null, 'user', { secret, expiresIn: '1h' });
+    };
+    const client = new PulseClient({ url: server.url, WebSocket: WS, getToken, backoff: { minDelay: 20, maxDelay: 100 } });
+    cleanups.push(() => client.disconnect());
+    const errors: Array<{ code: string; message: string }> = [];
+    client.on('error', (e) => errors.push({ code: e.code, message: e.message }));
+    const got: number[] = [];
+    const sub = client.subscribe('market:t3', {}, (e) => got.push(e.data.n as number));
+    client.connect();
+    await sub.ready;
+    expect(errors).toEqual([{ code: 'UNAUTHORIZED', message: 'getToken() failed: vault down' }]);
+    expect(calls).toBe(2);
+    await ingestN(server, 'market:t3', 1, 2);
+    await until(() => got.length === 2, 'events');
+  });
+
   it('fails with UNAUTHORIZED when the token is rejected and there is no getToken', async () => {
     const server = await testServer({ SKIP_AUTH: 'false', JWT_SECRET: 'right-secret-right-secret' });
     const bad = await generateToken('u', null, 'user', { secret: 'wrong-secret-wrong-secret' });
