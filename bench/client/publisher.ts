@@ -79,18 +79,23 @@ function pusherRequest(t: Extract<PublishTarget, { kind: 'pusher' }>, batch: Pen
 function send(batch: Pending[]): void {
   if (!cfg) return;
   const t = cfg.target;
-  const requests: Array<{ url: URL; body: string }> = [];
+  // Each request with the events it carries: a Pusher batch is split into requests of at most
+  // maxBatch events, the last one holding the rest.
+  const requests: Array<{ url: URL; body: string; events: Pending[] }> = [];
   if (t.kind === 'json-array') {
-    requests.push({ url: new URL(t.url), body: JSON.stringify(batch.map((e) => ({ channel: e.channel, type: 'tick', data: e.data }))) });
+    requests.push({ url: new URL(t.url), body: JSON.stringify(batch.map((e) => ({ channel: e.channel, type: 'tick', data: e.data }))), events: batch });
   } else {
-    for (let i = 0; i < batch.length; i += t.maxBatch) requests.push(pusherRequest(t, batch.slice(i, i + t.maxBatch)));
+    for (let i = 0; i < batch.length; i += t.maxBatch) {
+      const events = batch.slice(i, i + t.maxBatch);
+      requests.push({ ...pusherRequest(t, events), events });
+    }
   }
   for (const r of requests) {
-    const n = t.kind === 'json-array' ? batch.length : Math.min(t.maxBatch, batch.length);
+    const n = r.events.length;
     inflight++;
     run.requests++;
     // From the oldest event's creation, so time spent queued behind a slow server counts too.
-    const oldest = batch[0].data.t0;
+    const oldest = r.events[0].data.t0;
     post(r.url, r.body)
       .then(() => {
         run.acked += n;
