@@ -3,6 +3,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import type { PulseEvent } from '@pulse/protocol';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import type { Store } from '../src/ports.js';
@@ -29,6 +30,34 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE UNIQUE INDEX IF NOT EXISTS events_channel_off ON events(channel, epoch, off);
 CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id) WHERE dedupe = 1;
 CREATE INDEX IF NOT EXISTS events_ingested ON events(ingested_at);
+CREATE TABLE IF NOT EXISTS channels (channel TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS channel_stats (
+  channel TEXT NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL, last_ts INTEGER NOT NULL,
+  PRIMARY KEY (channel, type)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/** The segment layout before the per-channel chain (copied, not imported): no `prev`, no `marks`, no `channels.tail`, the `segments_after` index. */
+const SEGMENT_SCHEMA = `
+CREATE TABLE IF NOT EXISTS segments (
+  seq INTEGER PRIMARY KEY,
+  base INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  channel TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  first_off INTEGER NOT NULL,
+  last_off INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  oldest_at INTEGER NOT NULL,
+  newest_at INTEGER NOT NULL,
+  events TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_after ON segments(channel, epoch, last_off);
+CREATE INDEX IF NOT EXISTS segments_age ON segments(oldest_at);
+CREATE TABLE IF NOT EXISTS event_ids (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS store_seq (one INTEGER PRIMARY KEY CHECK (one = 1), hwm INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS channels (channel TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS channel_stats (
   channel TEXT NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL, last_ts INTEGER NOT NULL,
@@ -378,5 +407,251 @@ describe('SQLite store: WAL checkpoints on their own thread', () => {
     store.enqueue(Array.from({ length: 5000 }, (_, k) => item(ev(6000 + k))));
     await store.commit();
     expect(size(path)).toBeGreaterThan(before + 4_000_000);
+  });
+});
+
+describe('SQLite store: the per-channel chain and its marks', () => {
+  /** One stored event of the brute-force model, in acceptance (seq) order. */
+  interface Model {
+    id: string;
+    channel: string;
+    epoch: string;
+    offset: number;
+    at: number;
+    v: number;
+  }
+  const event = (m: Model): PulseEvent => ({ id: m.id, channel: m.channel, type: 't', ts: m.offset, data: { v: m.v }, offset: m.offset, epoch: m.epoch });
+  const want = {
+    readAfter: (model: Model[], ch: string, ep: string, after: number, limit: number) =>
+      model.filter((m) => m.channel === ch && m.epoch === ep && m.offset > after).sort((x, y) => x.offset - y.offset).slice(0, limit).map((m) => m.id),
+    latest: (model: Model[], ch: string, limit: number) => (limit <= 0 ? [] : model.filter((m) => m.channel === ch).slice(-limit).map((m) => m.id)),
+    matching: (model: Model[], ch: string, v: number) => model.filter((m) => m.channel === ch && m.v === v).pop()?.id ?? null,
+  };
+  /** Every read of the chain compared with the model, for each channel and epoch in it. */
+  async function compare(store: Store, model: Model[]): Promise<void> {
+    const runs = [...new Set(model.map((m) => m.channel + '|' + m.epoch))].map((s) => s.split('|') as [string, string]);
+    for (const [ch, ep] of runs) {
+      const max = Math.max(...model.filter((m) => m.channel === ch && m.epoch === ep).map((m) => m.offset));
+      for (const after of [0, 1, 2, 31, 32, 33, 63, 64, 65, Math.floor(max / 2), max - 1, max, max + 3])
+        for (const limit of [1, 5, 33, 100, 1000]) {
+          const got = (await store.readAfter(ch, ep, after, limit)).map((e) => e.id);
+          expect(got, `readAfter(${ch}, ${ep}, ${after}, ${limit})`).toEqual(want.readAfter(model, ch, ep, after, limit));
+        }
+      // Paging through the whole epoch, 7 at a time.
+      const paged: string[] = [];
+      for (let after = 0; ; ) {
+        const p = await store.readAfter(ch, ep, after, 7);
+        if (p.length === 0) break;
+        paged.push(...p.map((e) => e.id));
+        after = p[p.length - 1].offset;
+      }
+      expect(paged).toEqual(want.readAfter(model, ch, ep, 0, Infinity));
+    }
+    expect(await store.readAfter('k:big', 'nope', 0, 10)).toEqual([]);
+    for (const ch of new Set(model.map((m) => m.channel))) {
+      for (const limit of [0, 1, 2, 10, 40, 1000]) expect((await store.latest(ch, limit)).map((e) => e.id), `latest(${ch}, ${limit})`).toEqual(want.latest(model, ch, limit));
+      const last = model.filter((m) => m.channel === ch).pop()!;
+      expect((await store.latest(ch, 1))[0]).toEqual(event(last));
+      for (let v = 0; v <= 5; v++) expect((await store.latestMatching(ch, 'v', v))?.id ?? null, `latestMatching(${ch}, ${v})`).toBe(want.matching(model, ch, v));
+    }
+  }
+
+  /**
+   * A workload over k:big (in every commit, so well over 3 x 32 segments; its epoch changes from
+   * e1 to e2 at its `flip`th event, offsets starting again, within a commit or at its start) and
+   * k:a, k:b (picked by `picks`: 0-2 k:big again, 3 k:a, 4 k:b).
+   */
+  function build(commits: number[][], flip: number, state = { n: 0, big: 0, offs: {} as Record<string, number>, epochs: {} as Record<string, string> }) {
+    const batches: Array<ReturnType<typeof item>[]> = [];
+    const model: Model[] = [];
+    for (const picks of commits) {
+      const batch: ReturnType<typeof item>[] = [];
+      for (const p of [0, ...picks]) {
+        const ch = p <= 2 ? 'k:big' : p === 3 ? 'k:a' : 'k:b';
+        if (ch === 'k:big' && ++state.big === flip) {
+          state.epochs[ch] = 'e2';
+          state.offs[ch] = 0;
+        }
+        const m: Model = { id: `k-${state.n}`, channel: ch, epoch: state.epochs[ch] ?? 'e1', offset: (state.offs[ch] = (state.offs[ch] ?? 0) + 1), at: 1000 + state.n, v: (state.n * 7) % 5 };
+        state.n++;
+        model.push(m);
+        batch.push(item(event(m), m.at, false));
+      }
+      batches.push(batch);
+    }
+    return { batches, model, state };
+  }
+  async function commitAll(store: Store, batches: Array<ReturnType<typeof item>[]>): Promise<void> {
+    for (const b of batches) {
+      store.enqueue(b);
+      await store.commit();
+    }
+  }
+
+  it('reads as the brute-force answer across marks, an epoch change, a reopen or a crash, and commits after it', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.nat(4), { maxLength: 5 }), { minLength: 100, maxLength: 150 }),
+        fc.array(fc.array(fc.nat(4), { maxLength: 5 }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 260 }),
+        fc.constantFrom<'close' | 'crash'>('close', 'crash'),
+        fc.constantFrom(0, 1000, Infinity),
+        async (first, second, flip, how, checkpointMs) => {
+          const path = newPath();
+          const a = build(first, flip);
+          const s1 = openSqliteStore(path, { checkpointMs, walCheckpoints: 'inline' });
+          await commitAll(s1, a.batches);
+          await compare(s1, a.model);
+          if (how === 'close') await s1.close(); // else the first handle is never closed
+          const s2 = open(path);
+          await compare(s2, a.model);
+          const b = build(second, flip, a.state);
+          await commitAll(s2, b.batches);
+          await compare(s2, [...a.model, ...b.model]);
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+
+  it('keeps the chain through a prune that deletes whole segments and rewrites a partial one', async () => {
+    const path = newPath();
+    const store = open(path);
+    const model: Model[] = [];
+    let n = 0;
+    const offs: Record<string, number> = {};
+    const add = (ch: string, at: number, epoch = 'e1'): PulseEvent => {
+      const m: Model = { id: `p-${n}`, channel: ch, epoch, offset: (offs[ch + epoch] = (offs[ch + epoch] ?? 0) + 1), at, v: n % 5 };
+      n++;
+      model.push(m);
+      return event(m);
+    };
+    // q:big: one segment per commit, the 96th (marked), the last one partly old, with a new event
+    // first and an old one last; q:gone: every segment old; q:odd: its newest segment is the
+    // oldest by ingest time; q:gap: its middle segment is old.
+    for (let c = 0; c < 200; c++) {
+      const batch = [];
+      if (c === 95) batch.push(item(add('q:big', 5000), 5000, false), item(add('q:big', 10), 10, false));
+      else batch.push(item(add('q:big', 1000 + c * 10), 1000 + c * 10, false));
+      if (c < 3) batch.push(item(add('q:gone', 100 + c), 100 + c, false));
+      if (c === 10 || c === 11) batch.push(item(add('q:odd', 9000), 9000, false));
+      if (c === 12) batch.push(item(add('q:odd', 50), 50, false));
+      if (c >= 20 && c < 23) batch.push(item(add('q:gap', c === 21 ? 10 : 5000), c === 21 ? 10 : 5000, false));
+      store.enqueue(batch);
+      await store.commit();
+    }
+    const cutoff = 1000 + 96 * 10; // q:big keeps commits 96.. and the new half of commit 95
+    const marked = (seq: number) => {
+      const peek = new Database(path, { readonly: true });
+      const r = peek.prepare(`SELECT last_off FROM marks WHERE channel = 'q:big' AND seq = ?`).pluck().get(seq) as number | undefined;
+      peek.close();
+      return r;
+    };
+    const seg95 = (await store.scan(0, 10_000)).find((s) => s.event.id === model.find((m) => m.channel === 'q:big' && m.at === 5000)!.id)!.seq;
+    expect(marked(seg95)).toBe(97); // offsets 96 (new) and 97 (old)
+    const removed = await store.prune('q', cutoff);
+    expect(marked(seg95)).toBe(96); // the mark follows the rewritten segment's last offset
+    const kept = model.filter((m) => m.at >= cutoff && m.channel !== 'q:gap');
+    expect(removed).toBe(model.filter((m) => m.at < cutoff).length);
+    // q:big's history now starts at the rewritten segment, whose prev is gone: the chain ends there.
+    const peek = new Database(path, { readonly: true });
+    expect(peek.prepare(`SELECT count(*) FROM marks WHERE channel = 'q:big' AND seq NOT IN (SELECT seq FROM segments)`).pluck().get()).toBe(0);
+    expect(peek.prepare(`SELECT count(*) FROM marks WHERE channel = 'q:gone'`).pluck().get()).toBe(0);
+    peek.close();
+    await compare(store, kept);
+    expect(await store.latest('q:gone', 5)).toEqual([]);
+    // A segment gone from the middle of a chain: the channel's history ends there.
+    const gap = model.filter((m) => m.channel === 'q:gap');
+    expect((await store.latest('q:gap', 10)).map((e) => e.id)).toEqual([gap[2].id]);
+    expect((await store.readAfter('q:gap', 'e1', 0, 10)).map((e) => e.id)).toEqual([gap[2].id]);
+    expect((await store.latestMatching('q:gap', 'v', gap[0].v))?.id ?? null).toBe(gap[2].v === gap[0].v ? gap[2].id : null);
+    // Commits after the prune: q:gone starts a new chain, q:odd continues from its moved-back tail.
+    const after: ReturnType<typeof item>[] = [item(add('q:gone', 20000), 20000, false), item(add('q:odd', 20000), 20000, false), item(add('q:big', 20000, 'e2'), 20000, false)];
+    store.enqueue(after);
+    await store.commit();
+    const now = model.filter((m) => m.at >= cutoff && m.channel !== 'q:gap');
+    await compare(store, now);
+    await store.close();
+    stores.splice(stores.indexOf(store), 1);
+    await compare(open(path), now);
+  });
+
+  it('converts a file of the segment layout without the chain: links, marks, tails, replay above the watermark', async () => {
+    const path = newPath();
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    old.exec(SEGMENT_SCHEMA);
+    const ins = old.prepare(
+      `INSERT INTO segments (seq, base, last_seq, n, channel, epoch, first_off, last_off, at, oldest_at, newest_at, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    // Commits of 1-3 events over m:a (100 events; e1 then e2 from its 70th) and m:b; one segment
+    // per (channel, epoch) per commit, as the store wrote them.
+    const model: Model[] = [];
+    const offs: Record<string, number> = {};
+    let seq = 0;
+    for (let c = 0; c < 100; c++) {
+      const base = seq + 1;
+      const evs: Model[] = [];
+      const chans = c % 3 === 0 ? ['m:a', 'm:b', 'm:a'] : ['m:a'];
+      for (const ch of chans) {
+        const epoch = ch === 'm:a' && model.filter((m) => m.channel === 'm:a').length + evs.filter((m) => m.channel === 'm:a').length >= 69 ? 'e2' : 'e1';
+        if (ch === 'm:a' && epoch === 'e2' && !offs['m:a:e2']) offs['m:a:e2'] = 0;
+        const key = ch + ':' + epoch;
+        evs.push({ id: `o-${seq + evs.length + 1}`, channel: ch, epoch, offset: (offs[key] = (offs[key] ?? 0) + 1), at: 1000 + c, v: (seq + evs.length) % 5 });
+      }
+      const seqs = evs.map(() => ++seq);
+      const groups = new Map<string, number[]>();
+      evs.forEach((m, i) => groups.set(m.channel + '|' + m.epoch, [...(groups.get(m.channel + '|' + m.epoch) ?? []), i]));
+      for (const [k, idx] of groups) {
+        const [ch, ep] = k.split('|');
+        const text = '[[' + idx.map((i) => seqs[i]).join(',') + '],' + idx.map((i) => `["${evs[i].id}","t",${evs[i].offset},${evs[i].offset},{"v":${evs[i].v}},0]`).join(',') + ']';
+        const f = evs[idx[0]], l = evs[idx[idx.length - 1]];
+        ins.run(seqs[idx[0]], base, seqs[idx[idx.length - 1]], idx.length, ch, ep, f.offset, l.offset, f.at, f.at, l.at, text);
+      }
+      model.push(...evs);
+    }
+    // Checkpointed up to commit 80's last seq: the rest is replayed at open.
+    const watermark = seq - 20 - 7 * 2; // commits 81..99: 19 single-event commits and 6 of three
+    const upTo = model.slice(0, watermark);
+    for (const ch of ['m:a', 'm:b']) {
+      const last = upTo.filter((m) => m.channel === ch).pop()!;
+      old.prepare(`INSERT INTO channels (channel, epoch, head) VALUES (?, ?, ?)`).run(ch, last.epoch, last.offset);
+    }
+    old.prepare(`INSERT INTO store_seq (one, hwm) VALUES (1, ?)`).run(watermark);
+    old.close();
+
+    let store = open(path);
+    const peek = new Database(path, { readonly: true });
+    expect(peek.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'segments_after'`).pluck().get()).toBe(0);
+    // m:a has 100 + 34 segments... one per commit it is in, plus one at its epoch change within a commit if any.
+    const segs = peek.prepare(`SELECT seq, prev, channel FROM segments ORDER BY seq`).all() as Array<{ seq: number; prev: number; channel: string }>;
+    const lastOf: Record<string, number> = {};
+    for (const s of segs) {
+      expect(s.prev).toBe(lastOf[s.channel] ?? 0);
+      lastOf[s.channel] = s.seq;
+    }
+    expect(peek.prepare(`SELECT channel, tail FROM channels ORDER BY channel`).all()).toEqual([
+      { channel: 'm:a', tail: lastOf['m:a'] },
+      { channel: 'm:b', tail: lastOf['m:b'] },
+    ]);
+    const marks = peek.prepare(`SELECT epoch, seq FROM marks WHERE channel = 'm:a' ORDER BY seq`).all() as Array<{ epoch: string; seq: number }>;
+    const aSegs = segs.filter((s) => s.channel === 'm:a');
+    const lastE1 = aSegs.filter((s) => (peek.prepare(`SELECT epoch FROM segments WHERE seq = ?`).pluck().get(s.seq) as string) === 'e1').pop()!;
+    expect(marks.map((m) => m.seq)).toEqual([...new Set([...aSegs.filter((_, i) => (i + 1) % 32 === 0).map((s) => s.seq), lastE1.seq])].sort((x, y) => x - y));
+    peek.close();
+    await compare(store, model);
+    expect(await store.heads()).toEqual(expect.arrayContaining(['m:a', 'm:b'].map((ch) => ({ channel: ch, epoch: model.filter((m) => m.channel === ch).pop()!.epoch, offset: model.filter((m) => m.channel === ch).pop()!.offset }))));
+    // New commits continue the chains; a reopen reads the same.
+    const more: Model[] = [];
+    for (let i = 0; i < 40; i++) more.push({ id: `new-${i}`, channel: 'm:a', epoch: 'e2', offset: ++offs['m:a:e2'], at: 5000, v: i % 5 });
+    for (const m of more) {
+      store.enqueue([item(event(m), m.at, false)]);
+      await store.commit();
+    }
+    await compare(store, [...model, ...more]);
+    await store.close();
+    stores.splice(stores.indexOf(store), 1);
+    store = open(path);
+    await compare(store, [...model, ...more]);
   });
 });

@@ -13,13 +13,43 @@
  *   lives in `store_seq`, so neither a prune nor a restart hands one out twice). A commit takes
  *   the seqs base..base+n-1 in acceptance order and splits them over its segments, so the
  *   segments of one commit overlap in seq (each event carries its own), while the segments of
- *   different commits do not. A segment's key is the seq of its first event; `base` is the
- *   first seq of its commit, which is what `scan` needs to find the segments that straddle a seq.
+ *   different commits do not. A segment's key is the seq of its first event (after a prune
+ *   rewrote it, possibly lower: `scan` only needs the key to be at or below each of its seqs and
+ *   at or above its commit's first); `base` is the first seq of its commit, which is what `scan`
+ *   needs to find the segments that straddle a seq.
  * - Within a (channel, epoch) offsets grow in acceptance order (the hub hands them out at
- *   acceptance), so its segments ordered by `last_off` hold ascending offset ranges: `readAfter`
- *   relies on that (as the hub does), and so do `latest` and `latestMatching`, which walk each
- *   epoch of a channel newest-first by offset and merge the epochs by seq. There is no
- *   (channel, seq) index: a second index with 100 insertion points per commit cost ~1 µs/event.
+ *   acceptance): a channel's segments of one epoch, in key order, hold ascending offset ranges.
+ * - No index finds a channel's segments. Each segment holds `prev`, the key of its channel's
+ *   previous segment (any epoch; 0 for the first), and memory holds each channel's newest key
+ *   (`tails`), so a channel's segments form a chain, newest first, read by rowid lookups. An index
+ *   on (channel, epoch, last_off), as this layout had, costs a random leaf page per segment: with
+ *   many channels and few events per channel per commit (1,000 channels, 25-event commits: every
+ *   segment one event) each commit dirtied ~25 more pages, written to the log and copied back by
+ *   the WAL checkpoint — ~21–27 µs/event (sys ~10) against ~8–10 without it (pinned to one core;
+ *   a larger page cache or mmap did not help: the cost is dirty pages, not reads).
+ * - `marks` indexes only about every MARK_EVERY-th (32nd) segment of a channel, by
+ *   (channel, epoch, last_off), and the last segment of each epoch's run once the next epoch
+ *   begins; a random insert per 32 segments. The spacing is counted in memory per channel and
+ *   starts again at a restart (only speed depends on it). `readAfter` takes the first mark of
+ *   the epoch past `after` and walks back from it to where the epoch's segments reach `after`,
+ *   then hops forward: from the next mark (or the tail, in the channel's current epoch) back to
+ *   the hop before; so a page costs its segments plus about two marks' spacing of lookups, however
+ *   deep in the history it lies. `latest` and `latestMatching` walk back from the tail across
+ *   epochs; segments of one commit may overlap in seq, so a walk stops only where the chain
+ *   leaves a commit (`prev` below `base`). The walks run inside SQLite as recursive CTEs.
+ * - Tails change in memory only after their transaction is in (as `hwm` and the deltas below):
+ *   a commit computes its new tails locally and applies them once `commitTx` returns. They are
+ *   checkpointed with the heads (`channels.tail`, below), and at open the segments above the
+ *   watermark, replayed anyway, move them on.
+ * - Retention (`prune`) deletes whole segments, and their marks (a mark of a deleted segment moves
+ *   to the nearest surviving one before it of the same epoch, so an epoch's end stays marked); a
+ *   partly old segment is written back under its key and `prev`, so the chain through it holds,
+ *   and its mark follows its last offset. A deleted tail moves back along the chain. A walk that
+ *   meets a `prev` that is gone stops: the channel's history ends there (retention removes a
+ *   channel's oldest segments, so that is where it ends anyway; a segment deleted from the middle,
+ *   by ingest times out of order, cuts off what lies before it).
+ * - There is no (channel, seq) index either: a second index with 100 insertion points per commit
+ *   cost ~1 µs/event.
  * - `event_ids` holds the client-supplied ids only (items with `dedupe !== false`): its UNIQUE
  *   index is the duplicate check, and the table answers `has` and `recentIds`.
  * - A segment's text is `[[seq, …], event, …]`: the seqs of its events first (so `scan` can
@@ -28,7 +58,7 @@
  *   where trailing defaults are left out (dedupe 1, the others null; ingestedAt only when it
  *   differs from the segment's `at`, the ingest time of its first event).
  *
- * Channel heads (`channels`) and per-type counts (`channel_stats`) are checkpointed, not written
+ * Channel heads and tails (`channels`) and per-type counts (`channel_stats`) are checkpointed, not written
  * per commit: each commit folds its summary (summarizeBatch, as the per-commit upserts did) into
  * pending deltas in memory, and these are written at most about once a CHECKPOINT_MS, inside a
  * commit's transaction, together with `store_seq.hwm`, which is therefore the checkpoint's
@@ -46,8 +76,11 @@
  * file is always the WAL checkpoint, see wal-checkpointer.ts.)
  *
  * Files written by the per-event row layout (table `events`) are converted at open, in one
- * transaction, into segments of runs of up to MIGRATE_CHUNK consecutive rows; then `events` is
- * dropped.
+ * transaction, into segments of runs of up to MIGRATE_CHUNK consecutive rows (chained and marked as
+ * commits are); then `events` is dropped. Files of the segment layout from before the chain (no
+ * `prev`) are converted at open in one transaction: `prev` by LAG over each channel's segments by
+ * seq, the marks by ROW_NUMBER (and the epochs' ends by LEAD), the tails by max(seq) per channel,
+ * and `segments_after` is dropped.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -60,7 +93,8 @@ import { startWalCheckpointer } from './wal-checkpointer.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS segments (
-  seq INTEGER PRIMARY KEY,       -- seq of its first event
+  seq INTEGER PRIMARY KEY,       -- seq of its first event (or less, after a prune rewrote it)
+  prev INTEGER NOT NULL DEFAULT 0, -- key of the channel's previous segment (any epoch), 0 for its first
   base INTEGER NOT NULL,         -- first seq of the commit it belongs to
   last_seq INTEGER NOT NULL,
   n INTEGER NOT NULL,
@@ -73,11 +107,14 @@ CREATE TABLE IF NOT EXISTS segments (
   newest_at INTEGER NOT NULL,    -- read by nothing (as first_off)
   events TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS segments_after ON segments(channel, epoch, last_off);
 CREATE INDEX IF NOT EXISTS segments_age ON segments(oldest_at);
+CREATE TABLE IF NOT EXISTS marks (
+  channel TEXT NOT NULL, epoch TEXT NOT NULL, last_off INTEGER NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (channel, epoch, last_off)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_ids (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS store_seq (one INTEGER PRIMARY KEY CHECK (one = 1), hwm INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS channels (channel TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS channels (channel TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL, tail INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS channel_stats (
   channel TEXT NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL, last_ts INTEGER NOT NULL,
   PRIMARY KEY (channel, type)
@@ -91,12 +128,25 @@ const MIGRATE_CHUNK = 1000;
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 /** Heads and stats are written at most about this often (plus at prune, close and duplicates). */
 const CHECKPOINT_MS = 1000;
+/** About every MARK_EVERY-th segment of a channel gets a row in `marks`. */
+const MARK_EVERY = 32;
 
 /** A channel's head not yet written; `reset`: the epoch changed since the last checkpoint, so the table's head no longer counts. */
 interface PendingHead {
   epoch: string;
   head: number;
   reset: boolean;
+}
+/**
+ * A channel's newest segment: its key, its epoch and last offset once known, and how many of the
+ * channel's segments were written since its last mark. `epoch` undefined: not looked up yet (a
+ * tail read from `channels` or moved back by a prune); null: that segment is gone.
+ */
+interface Tail {
+  seq: number;
+  epoch?: string | null;
+  lastOff: number;
+  count: number;
 }
 /** Per-type counts not yet written. */
 interface PendingStat {
@@ -116,6 +166,7 @@ function withPending(cur: { epoch: string; head: number } | undefined, p: Pendin
 
 interface SegmentRow {
   seq: number;
+  prev: number;
   base: number;
   last_seq: number;
   n: number;
@@ -284,15 +335,48 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
   db.exec(SCHEMA);
 
   const insertId = db.prepare(`INSERT OR IGNORE INTO event_ids (seq, id) VALUES (?, ?)`);
+  upgradeToChain(db);
   const insertSeg = db.prepare(
-    `INSERT INTO segments (seq, base, last_seq, n, channel, epoch, first_off, last_off, at, oldest_at, newest_at, events)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO segments (seq, prev, base, last_seq, n, channel, epoch, first_off, last_off, at, oldest_at, newest_at, events)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const setHwm = db.prepare(`INSERT INTO store_seq (one, hwm) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET hwm = excluded.hwm`);
-  const writeSegment = (b: Builder, base: number) =>
-    insertSeg.run(b.seq, base, b.lastSeq, b.n, b.channel, b.epoch, b.firstOff, b.lastOff, b.at, b.oldest, b.newest, '[[' + b.seqs + '],' + b.text + ']');
+  const insertMark = db.prepare(`INSERT OR REPLACE INTO marks (channel, epoch, last_off, seq) VALUES (?, ?, ?, ?)`);
+  /** What a walk along the chain needs of a segment (`prev` comes before the text in new files). */
+  const selLink = db.prepare(`SELECT prev, epoch, last_off FROM segments WHERE seq = ?`);
 
-  migrate(db, writeSegment, insertId, setHwm);
+  /** Each channel's newest segment as of the last transaction that is in (see the file comment). */
+  const tails = new Map<string, Tail>();
+  /** The tail with its epoch and last offset, looked up if not known yet. */
+  const known = (t: Tail): Tail => {
+    if (t.epoch !== undefined) return t;
+    const s = selLink.get(t.seq) as { epoch: string; last_off: number } | undefined;
+    return { seq: t.seq, epoch: s ? s.epoch : null, lastOff: s ? s.last_off : 0, count: t.count };
+  };
+  /**
+   * Write a segment at the end of its channel's chain. `local`: the tails moved so far by this
+   * transaction (over `tails`); the segment becomes its channel's tail there. Every MARK_EVERY-th
+   * segment of a channel gets a mark, and so does the last one of an epoch's run once the next
+   * epoch begins.
+   */
+  const writeSegment = (b: Builder, base: number, local: Map<string, Tail>) => {
+    let t = local.get(b.channel) ?? tails.get(b.channel);
+    let count = 1;
+    if (t !== undefined) {
+      t = known(t);
+      count = t.count + 1;
+      if (t.epoch != null && t.epoch !== b.epoch) insertMark.run(b.channel, t.epoch, t.lastOff, t.seq);
+    }
+    insertSeg.run(b.seq, t?.seq ?? 0, base, b.lastSeq, b.n, b.channel, b.epoch, b.firstOff, b.lastOff, b.at, b.oldest, b.newest, '[[' + b.seqs + '],' + b.text + ']');
+    if (count >= MARK_EVERY) {
+      insertMark.run(b.channel, b.epoch, b.lastOff, b.seq);
+      count = 0;
+    }
+    local.set(b.channel, { seq: b.seq, epoch: b.epoch, lastOff: b.lastOff, count });
+  };
+
+  const migrated = new Map<string, Tail>();
+  migrate(db, (b, base) => writeSegment(b, base, migrated), insertId, setHwm);
 
   const upsertHead = db.prepare(
     `INSERT INTO channels (channel, epoch, head) VALUES (?, ?, ?)
@@ -307,16 +391,32 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     `INSERT INTO channel_stats (channel, type, count, last_ts) VALUES (?, ?, ?, ?)
      ON CONFLICT(channel, type) DO UPDATE SET count = count + excluded.count, last_ts = max(last_ts, excluded.last_ts)`,
   );
-  const selAfter = db.prepare(`SELECT * FROM segments WHERE channel = ? AND epoch = ? AND last_off > ? ORDER BY last_off ASC`);
-  const selNewest = db.prepare(`SELECT * FROM segments WHERE channel = ? AND epoch = ? ORDER BY last_off DESC`);
-  const selFirstEpoch = db.prepare(`SELECT epoch FROM segments WHERE channel = ? ORDER BY epoch LIMIT 1`).pluck();
-  const selNextEpoch = db.prepare(`SELECT epoch FROM segments WHERE channel = ? AND epoch > ? ORDER BY epoch LIMIT 1`).pluck();
-  /** The epochs a channel has segments in (usually one), each found in one index probe. */
-  const epochsOf = (channel: string): string[] => {
-    const out: string[] = [];
-    for (let e = selFirstEpoch.get(channel) as string | undefined; e !== undefined; e = selNextEpoch.get(channel, e) as string | undefined) out.push(e);
-    return out;
-  };
+  const setTail = db.prepare(`UPDATE channels SET tail = ? WHERE channel = ?`);
+  const selSeg = db.prepare(`SELECT * FROM segments WHERE seq = ?`);
+  // Walks along the chain inside SQLite: one statement, rows streamed newest first, and a walk
+  // ends by itself at a key that is gone. A hop of readAfter goes back from `from` while the
+  // segments are of the epoch, past `after` and above `stop`: whole rows, or only keys and sizes.
+  const selHop = db.prepare(
+    `WITH RECURSIVE hop AS (
+       SELECT * FROM segments WHERE seq = @from AND seq > @stop AND epoch = @epoch AND last_off > @after
+       UNION ALL
+       SELECT s.* FROM hop JOIN segments s ON s.seq = hop.prev WHERE s.seq > @stop AND s.epoch = @epoch AND s.last_off > @after)
+     SELECT * FROM hop`,
+  );
+  const selHopKeys = db.prepare(
+    `WITH RECURSIVE hop(seq, prev) AS (
+       SELECT seq, prev FROM segments WHERE seq = @from AND seq > @stop AND epoch = @epoch AND last_off > @after
+       UNION ALL
+       SELECT s.seq, s.prev FROM hop JOIN segments s ON s.seq = hop.prev WHERE s.seq > @stop AND s.epoch = @epoch AND s.last_off > @after)
+     SELECT seq FROM hop`,
+  ).pluck();
+  /** The chain back from a key, all epochs (latest, latestMatching: the caller stops the walk). */
+  const selBack = db.prepare(
+    `WITH RECURSIVE back AS (SELECT * FROM segments WHERE seq = ? UNION ALL SELECT s.* FROM back JOIN segments s ON s.seq = back.prev)
+     SELECT * FROM back`,
+  );
+  const selMark = db.prepare(`SELECT last_off, seq FROM marks WHERE channel = ? AND epoch = ? AND last_off > ? ORDER BY last_off ASC LIMIT 1`);
+  const delMark = db.prepare(`DELETE FROM marks WHERE channel = ? AND epoch = ? AND last_off = ? AND seq = ?`);
   const selHeads = db.prepare(`SELECT channel, epoch, head AS offset FROM channels`);
   const selStats = db.prepare(`SELECT type, count, last_ts FROM channel_stats WHERE channel = ?`);
   const selHead = db.prepare(`SELECT epoch, head FROM channels WHERE channel = ?`);
@@ -340,10 +440,14 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
   );
 
   let queue: StoreItem[] = [];
+  for (const r of db.prepare(`SELECT channel, tail FROM channels WHERE tail > 0`).iterate() as IterableIterator<{ channel: string; tail: number }>)
+    tails.set(r.channel, { seq: r.tail, lastOff: 0, count: 0 });
 
   // Checkpointed heads and stats (see the file comment).
   let pendHeads = new Map<string, PendingHead>();
   let pendStats = new Map<string, Map<string, PendingStat>>();
+  /** Channels whose tail moved since the last checkpoint. */
+  let pendTails = new Set<string>();
   let lastCheckpoint = Date.now();
   /** Fold one commit's summary into the pending deltas. */
   const addSummary = (heads: Map<string, { epoch: string; head: number }>, stats: Array<{ channel: string; type: string; count: number; last: number }>) => {
@@ -369,15 +473,22 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       }
     }
   };
-  /** Write the pending deltas and the watermark `upTo`; inside a transaction. The deltas are cleared by `checkpointed` once it is in. */
-  const writeCheckpoint = (upTo: number) => {
+  /**
+   * Write the pending deltas and tails and the watermark `upTo`; inside a transaction. The deltas
+   * are cleared by `checkpointed` once it is in. Tails in `skip` (the commit's own, which its
+   * caller writes) are left out.
+   */
+  const writeCheckpoint = (upTo: number, skip?: Map<string, Tail>) => {
     for (const [channel, h] of pendHeads) (h.reset ? setHead : upsertHead).run(channel, h.epoch, h.head);
     for (const [channel, m] of pendStats) for (const [type, st] of m) upsertStats.run(channel, type, st.count, st.last);
+    // After the heads: every channel with a tail has its row by then.
+    for (const channel of pendTails) if (skip === undefined || !skip.has(channel)) setTail.run(tails.get(channel)?.seq ?? 0, channel);
     setHwm.run(upTo);
   };
   const checkpointed = () => {
     pendHeads = new Map();
     pendStats = new Map();
+    pendTails = new Set();
     lastCheckpoint = Date.now();
   };
 
@@ -386,6 +497,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     let seq = hwm;
     let ignored: Set<number> | null = null;
     const segs = new CommitSegments();
+    const moved = new Map<string, Tail>();
     for (let i = 0; i < items.length; i++) {
       const it = items[i];
       const e = it.event;
@@ -398,22 +510,23 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       const b = segs.builder(e.channel, e.epoch, seq, e.offset, it.ingestedAt);
       append(b, seq, e.id, e.type, e.ts, e.offset, it.dataJson, dedupe, e.userId, e.orgId, e.txId, e.blockHeight, it.ingestedAt);
     }
-    segs.write(writeSegment, base);
+    segs.write((b, base) => writeSegment(b, base, moved), base);
     const sum = summarizeBatch(items, ignored === null ? () => true : (i) => !ignored.has(i));
     // A dropped duplicate's offset counts for the head but is in no segment: checkpoint now.
     const checkpoint = ignored !== null || now - lastCheckpoint >= checkpointMs;
     if (checkpoint) {
       // The pending deltas, then this commit's summary as the per-commit upserts wrote it.
-      writeCheckpoint(seq);
+      writeCheckpoint(seq, moved);
       for (const [channel, h] of sum.heads) upsertHead.run(channel, h.epoch, h.head);
       for (const st of sum.stats) upsertStats.run(st.channel, st.type, st.count, st.last);
+      for (const [channel, t] of moved) setTail.run(t.seq, channel);
     }
-    return { sum, seq, checkpoint };
+    return { sum, seq, checkpoint, moved };
   });
   const checkpointTx = db.transaction(() => writeCheckpoint(hwm));
   /** Write the pending deltas now, if there are any (after the replay, at close). */
   const flushCheckpoint = () => {
-    if (pendHeads.size === 0 && pendStats.size === 0) return;
+    if (pendHeads.size === 0 && pendStats.size === 0 && pendTails.size === 0) return;
     checkpointTx();
     checkpointed();
   };
@@ -422,7 +535,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
   // none): replay each, its events in seq order, through the fold a commit uses, and write the
   // result. Such commits dropped no duplicate (that checkpoints at once), so every event counts.
   {
-    const selReplay = db.prepare(`SELECT seq, base, channel, epoch, at, events FROM segments WHERE seq > ? ORDER BY seq ASC`);
+    const selReplay = db.prepare(`SELECT seq, base, channel, epoch, last_off, at, events FROM segments WHERE seq > ? ORDER BY seq ASC`);
     let base = -1;
     let evs: Array<{ seq: number; item: StoreItem }> = [];
     const fold = () => {
@@ -437,6 +550,9 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     for (const r of selReplay.iterate(watermark) as IterableIterator<SegmentRow>) {
       if (r.base !== base && evs.length > 0) fold();
       base = r.base;
+      // In seq order: the channel's last one is its tail.
+      tails.set(r.channel, { seq: r.seq, epoch: r.epoch, lastOff: r.last_off, count: 0 });
+      pendTails.add(r.channel);
       const a = unpack(r);
       for (let i = 1; i < a.length; i++) {
         const p = a[i] as Packed;
@@ -467,8 +583,12 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
   const runCommit = (items: StoreItem[]): Set<StoreItem> => {
     const r = commitTx(items, Date.now());
     hwm = r.seq;
+    for (const [channel, t] of r.moved) tails.set(channel, t);
     if (r.checkpoint) checkpointed();
-    else addSummary(r.sum.heads, r.sum.stats);
+    else {
+      addSummary(r.sum.heads, r.sum.stats);
+      for (const channel of r.moved.keys()) pendTails.add(channel);
+    }
     wal?.wrote();
     return r.sum.dropped;
   };
@@ -478,6 +598,9 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     writeCheckpoint(hwm);
     let removed = 0;
     const rows = selPrune.all(beforeTs, namespace + ':', namespace + ';') as SegmentRow[];
+    /** The segments deleted whole, by key; and those of them that had a mark. */
+    const gone = new Map<number, SegmentRow>();
+    const unmarked: SegmentRow[] = [];
     for (const r of rows) {
       const a = unpack(r);
       const seqs = a[0];
@@ -496,9 +619,39 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
         }
       }
       delSeg.run(r.seq);
-      if (b !== null) writeSegment(b, r.base);
+      const marked = delMark.run(r.channel, r.epoch, r.last_off, r.seq).changes > 0;
+      if (b !== null) {
+        // Written back under its key (at or below each of its seqs, all `scan` needs) and with its
+        // `prev`, so the chain through it holds; its mark follows its last offset.
+        insertSeg.run(r.seq, r.prev, r.base, b.lastSeq, b.n, b.channel, b.epoch, b.firstOff, b.lastOff, b.at, b.oldest, b.newest, '[[' + b.seqs + '],' + b.text + ']');
+        if (marked) insertMark.run(r.channel, r.epoch, b.lastOff, r.seq);
+      } else {
+        gone.set(r.seq, r);
+        if (marked) unmarked.push(r);
+      }
     }
-    return removed;
+    /** The nearest segment at or before `key` along the chain that this prune did not delete (0: none). */
+    const survivor = (key: number): number => {
+      for (let g = gone.get(key); g !== undefined; g = gone.get(key)) key = g.prev;
+      return key;
+    };
+    // A deleted mark moves to the nearest segment before it of the same epoch, so the last segment
+    // of an epoch's run stays marked (readAfter relies on that).
+    for (const r of unmarked) {
+      const k = survivor(r.prev);
+      const s = k > 0 ? (selLink.get(k) as { epoch: string; last_off: number } | undefined) : undefined;
+      if (s !== undefined && s.epoch === r.epoch) insertMark.run(r.channel, r.epoch, s.last_off, k);
+    }
+    // A tail that was deleted moves back along the chain (written now: the checkpoint is above).
+    const moved = new Map<string, Tail>();
+    for (const r of gone.values()) {
+      const t = tails.get(r.channel);
+      if (t === undefined || t.seq !== r.seq || moved.has(r.channel)) continue;
+      const k = survivor(r.prev);
+      setTail.run(k, r.channel);
+      moved.set(r.channel, { seq: k, lastOff: 0, count: t.count });
+    }
+    return { removed, moved };
   });
 
   return {
@@ -514,28 +667,62 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       return runCommit(items);
     },
     async readAfter(channel, epoch, after, limit) {
-      // Offsets of a (channel, epoch) grow with acceptance, so its segments by last offset hold
-      // ascending ranges: stop once `limit` events are in hand.
+      // Hops along the chain (see the file comment): from the first mark of the epoch past `after`
+      // (or the tail, if none) back to where the epoch's segments reach `after`, then from each
+      // next mark (or the tail) back to the hop before; each hop's segments are read oldest first.
       const out: PulseEvent[] = [];
       if (limit <= 0) return out;
-      for (const r of selAfter.iterate(channel, epoch, after) as IterableIterator<SegmentRow>) {
-        if (out.length >= limit) break;
+      const take = (r: SegmentRow) => {
         const a = unpack(r);
-        for (let i = 1; i < a.length; i++) if ((a[i] as Packed)[3] > after) out.push(toEvent(r, a[i] as Packed));
+        for (let j = 1; j < a.length; j++) if ((a[j] as Packed)[3] > after) out.push(toEvent(r, a[j] as Packed));
+      };
+      let mark = selMark.get(channel, epoch, after) as { last_off: number; seq: number } | undefined;
+      let stop = 0; // the key the last hop started from: this one walks back to just above it
+      let low = after; // the offset this hop starts above
+      for (;;) {
+        let from: number;
+        let high: number;
+        if (mark !== undefined) {
+          from = mark.seq;
+          high = mark.last_off;
+        } else {
+          // Past the epoch's last mark: only its current run (at the tail) can have segments there.
+          const t = tails.get(channel);
+          if (t === undefined) break;
+          const k = known(t);
+          if (k !== t && k.epoch !== null) tails.set(channel, k);
+          if (k.epoch !== epoch) break;
+          from = k.seq;
+          high = k.lastOff;
+        }
+        const hop = { from, stop, epoch, after };
+        // A hop holds at most high - low events (offsets grow within a run): when all of them are
+        // wanted, its whole rows come in the walk itself; else the walk gives the keys, and only
+        // the oldest segments are read, up to the limit.
+        if (high - low <= limit - out.length) {
+          const rows = selHop.all(hop) as SegmentRow[];
+          for (let i = rows.length - 1; i >= 0 && out.length < limit; i--) take(rows[i]);
+        } else {
+          const keys = selHopKeys.all(hop) as number[];
+          for (let i = keys.length - 1; i >= 0 && out.length < limit; i--) take(selSeg.get(keys[i]) as SegmentRow);
+        }
+        if (out.length >= limit || mark === undefined) break;
+        stop = mark.seq;
+        low = mark.last_off;
+        mark = selMark.get(channel, epoch, mark.last_off) as { last_off: number; seq: number } | undefined;
       }
       return out.length > limit ? out.slice(0, limit) : out;
     },
     async latest(channel, limit) {
-      // Newest first within each epoch (offset order is seq order there), then merged by seq.
-      if (limit <= 0) return [];
+      // Newest first along the chain (all epochs, by key); segments of one commit may overlap in
+      // seq, so the walk ends only where the chain leaves a commit (prev below the base).
+      const t = tails.get(channel);
+      if (limit <= 0 || t === undefined) return [];
       const got: StoredEvent[] = [];
-      for (const epoch of epochsOf(channel)) {
-        let n = 0;
-        for (const r of selNewest.iterate(channel, epoch) as IterableIterator<SegmentRow>) {
-          const a = unpack(r);
-          for (let i = 1; i < a.length; i++) got.push({ seq: a[0][i - 1], event: toEvent(r, a[i] as Packed) });
-          if ((n += r.n) >= limit) break;
-        }
+      for (const r of selBack.iterate(t.seq) as IterableIterator<SegmentRow>) {
+        const a = unpack(r);
+        for (let i = 1; i < a.length; i++) got.push({ seq: a[0][i - 1], event: toEvent(r, a[i] as Packed) });
+        if (got.length >= limit && r.prev < r.base) break;
       }
       got.sort((x, y) => y.seq - x.seq);
       return got.slice(0, limit).reverse().map((s) => s.event);
@@ -576,21 +763,24 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     },
     async latestMatching(channel, key, value) {
       if (!/^[A-Za-z0-9_]+$/.test(key)) return null;
-      // The newest match of each epoch, then the newest of those by seq.
+      // Newest first along the chain; the first match is the newest unless a segment of the same
+      // commit further back holds a newer one (as in `latest`).
+      const t = tails.get(channel);
+      if (t === undefined) return null;
       let best: { seq: number; r: SegmentRow; p: Packed } | null = null;
-      for (const epoch of epochsOf(channel)) {
-        segs: for (const r of selNewest.iterate(channel, epoch) as IterableIterator<SegmentRow>) {
-          if (best !== null && r.last_seq < best.seq) break;
+      for (const r of selBack.iterate(t.seq) as IterableIterator<SegmentRow>) {
+        if (best === null || r.last_seq > best.seq) {
           const a = unpack(r);
           for (let i = a.length - 1; i >= 1; i--) {
             const p = a[i] as Packed;
             const d = p[4] as unknown;
             if (isPlainObject(d) && Object.hasOwn(d, key) && d[key] === value) {
               if (best === null || a[0][i - 1] > best.seq) best = { seq: a[0][i - 1], r, p };
-              break segs;
+              break;
             }
           }
         }
+        if (best !== null && r.prev < r.base) break;
       }
       return best ? toEvent(best.r, best.p) : null;
     },
@@ -659,7 +849,11 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       wal?.wrote();
     },
     async prune(namespace, beforeTs) {
-      const removed = pruneTx(namespace, beforeTs);
+      const { removed, moved } = pruneTx(namespace, beforeTs);
+      for (const [channel, t] of moved) {
+        if (t.seq === 0) tails.delete(channel);
+        else tails.set(channel, t);
+      }
       checkpointed();
       wal?.wrote();
       return removed;
@@ -732,5 +926,46 @@ function migrate(
     const hwm = Math.max(auto, after, (db.prepare(`SELECT hwm FROM store_seq`).pluck().get() as number | undefined) ?? 0);
     if (hwm > 0) setHwm.run(hwm);
     db.exec('DROP TABLE events');
+    db.exec(TAILS_FROM_SEGMENTS);
+  })();
+}
+
+/**
+ * Each channel's newest segment into `channels.tail`; a channel with segments but no row (its
+ * commits are all after the checkpoint, to be replayed) gets one with its last segment's offset
+ * as head, which the replay then raises as it would have.
+ */
+const TAILS_FROM_SEGMENTS = `
+INSERT INTO channels (channel, epoch, head, tail)
+SELECT channel, epoch, last_off, seq FROM segments WHERE seq IN (SELECT max(seq) FROM segments GROUP BY channel)
+ON CONFLICT(channel) DO UPDATE SET tail = excluded.tail`;
+
+/**
+ * Convert a file of the segment layout from before the chain (segments without `prev`, indexed
+ * by `segments_after`) in one transaction: link each channel's segments by seq, mark every
+ * MARK_EVERY-th one and the last of each epoch's run, store the tails, and drop the index. Files of
+ * the per-event layout (and new ones) get the `channels.tail` column here too.
+ */
+function upgradeToChain(db: Database.Database): void {
+  const columns = (table: string) => db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[];
+  const hasTail = columns('channels').includes('tail');
+  const hasPrev = columns('segments').includes('prev');
+  if (hasTail && hasPrev) return;
+  db.transaction(() => {
+    if (!hasTail) db.exec(`ALTER TABLE channels ADD COLUMN tail INTEGER NOT NULL DEFAULT 0`);
+    if (hasPrev) return;
+    db.exec(`
+ALTER TABLE segments ADD COLUMN prev INTEGER NOT NULL DEFAULT 0;
+UPDATE segments SET prev = l.prev
+  FROM (SELECT seq, LAG(seq, 1, 0) OVER (PARTITION BY channel ORDER BY seq) AS prev FROM segments) AS l
+  WHERE segments.seq = l.seq AND l.prev <> 0;
+INSERT OR REPLACE INTO marks (channel, epoch, last_off, seq)
+  SELECT channel, epoch, last_off, seq FROM (
+    SELECT channel, epoch, last_off, seq, ROW_NUMBER() OVER w AS rn, LEAD(epoch) OVER w AS next_epoch
+    FROM segments WINDOW w AS (PARTITION BY channel ORDER BY seq)
+  ) WHERE rn % ${MARK_EVERY} = 0 OR next_epoch <> epoch;
+${TAILS_FROM_SEGMENTS};
+DROP INDEX IF EXISTS segments_after;
+`);
   })();
 }
