@@ -180,6 +180,8 @@ interface SegmentRow {
   events: string;
 }
 
+/** A row of a walk back along a chain: prev, base, last_seq, epoch, events. */
+type Back = [number, number, number, string, string];
 /** One event as stored inside a segment (see the file comment). */
 type Packed = [string, string, number, number, PulseEvent['data'], (0 | 1)?, (string | null)?, (string | null)?, (string | null)?, (number | null)?, number?];
 /** A parsed segment: its seqs, then its events (event i has seqs[i - 1]). */
@@ -392,29 +394,30 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
      ON CONFLICT(channel, type) DO UPDATE SET count = count + excluded.count, last_ts = max(last_ts, excluded.last_ts)`,
   );
   const setTail = db.prepare(`UPDATE channels SET tail = ? WHERE channel = ?`);
-  const selSeg = db.prepare(`SELECT * FROM segments WHERE seq = ?`);
+  const selText = db.prepare(`SELECT events FROM segments WHERE seq = ?`).pluck();
   // Walks along the chain inside SQLite: one statement, rows streamed newest first, and a walk
-  // ends by itself at a key that is gone. A hop of readAfter goes back from `from` while the
-  // segments are of the epoch, past `after` and above `stop`: whole rows, or only keys and sizes.
-  const selHop = db.prepare(
-    `WITH RECURSIVE hop AS (
-       SELECT * FROM segments WHERE seq = @from AND seq > @stop AND epoch = @epoch AND last_off > @after
+  // ends by itself at a key that is gone. Only the columns needed, as plain values: building a
+  // row object of every column cost several times the lookup. A hop of readAfter goes back from
+  // `from` while the segments are of the epoch, past `after` and above `stop`: their texts, or
+  // only their keys.
+  const hop = (text: boolean) =>
+    `WITH RECURSIVE hop(seq, prev, events) AS (
+       SELECT seq, prev, ${text ? 'events' : 'NULL'} FROM segments WHERE seq = @from AND seq > @stop AND epoch = @epoch AND last_off > @after
        UNION ALL
-       SELECT s.* FROM hop JOIN segments s ON s.seq = hop.prev WHERE s.seq > @stop AND s.epoch = @epoch AND s.last_off > @after)
-     SELECT * FROM hop`,
-  );
-  const selHopKeys = db.prepare(
-    `WITH RECURSIVE hop(seq, prev) AS (
-       SELECT seq, prev FROM segments WHERE seq = @from AND seq > @stop AND epoch = @epoch AND last_off > @after
-       UNION ALL
-       SELECT s.seq, s.prev FROM hop JOIN segments s ON s.seq = hop.prev WHERE s.seq > @stop AND s.epoch = @epoch AND s.last_off > @after)
-     SELECT seq FROM hop`,
-  ).pluck();
-  /** The chain back from a key, all epochs (latest, latestMatching: the caller stops the walk). */
-  const selBack = db.prepare(
-    `WITH RECURSIVE back AS (SELECT * FROM segments WHERE seq = ? UNION ALL SELECT s.* FROM back JOIN segments s ON s.seq = back.prev)
-     SELECT * FROM back`,
-  );
+       SELECT s.seq, s.prev, ${text ? 's.events' : 'NULL'} FROM hop JOIN segments s ON s.seq = hop.prev
+       WHERE s.seq > @stop AND s.epoch = @epoch AND s.last_off > @after)`;
+  const selHop = db.prepare(`${hop(true)} SELECT events FROM hop`).pluck();
+  const selHopKeys = db.prepare(`${hop(false)} SELECT seq FROM hop`).pluck();
+  /** The chain back from a key, all epochs (latest, latestMatching: the caller stops the walk): [prev, base, last_seq, epoch, events]. */
+  const selBack = db
+    .prepare(
+      `WITH RECURSIVE back(seq, prev, base, last_seq, epoch, events) AS (
+         SELECT seq, prev, base, last_seq, epoch, events FROM segments WHERE seq = ?
+         UNION ALL
+         SELECT s.seq, s.prev, s.base, s.last_seq, s.epoch, s.events FROM back JOIN segments s ON s.seq = back.prev)
+       SELECT prev, base, last_seq, epoch, events FROM back`,
+    )
+    .raw();
   const selMark = db.prepare(`SELECT last_off, seq FROM marks WHERE channel = ? AND epoch = ? AND last_off > ? ORDER BY last_off ASC LIMIT 1`);
   const delMark = db.prepare(`DELETE FROM marks WHERE channel = ? AND epoch = ? AND last_off = ? AND seq = ?`);
   const selHeads = db.prepare(`SELECT channel, epoch, head AS offset FROM channels`);
@@ -672,9 +675,10 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       // next mark (or the tail) back to the hop before; each hop's segments are read oldest first.
       const out: PulseEvent[] = [];
       if (limit <= 0) return out;
-      const take = (r: SegmentRow) => {
-        const a = unpack(r);
-        for (let j = 1; j < a.length; j++) if ((a[j] as Packed)[3] > after) out.push(toEvent(r, a[j] as Packed));
+      const seg = { channel, epoch };
+      const take = (events: string) => {
+        const a = JSON.parse(events) as Unpacked;
+        for (let j = 1; j < a.length; j++) if ((a[j] as Packed)[3] > after) out.push(toEvent(seg, a[j] as Packed));
       };
       let mark = selMark.get(channel, epoch, after) as { last_off: number; seq: number } | undefined;
       let stop = 0; // the key the last hop started from: this one walks back to just above it
@@ -695,16 +699,16 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
           from = k.seq;
           high = k.lastOff;
         }
-        const hop = { from, stop, epoch, after };
+        const params = { from, stop, epoch, after };
         // A hop holds at most high - low events (offsets grow within a run): when all of them are
         // wanted, its whole rows come in the walk itself; else the walk gives the keys, and only
         // the oldest segments are read, up to the limit.
         if (high - low <= limit - out.length) {
-          const rows = selHop.all(hop) as SegmentRow[];
-          for (let i = rows.length - 1; i >= 0 && out.length < limit; i--) take(rows[i]);
+          const texts = selHop.all(params) as string[];
+          for (let i = texts.length - 1; i >= 0 && out.length < limit; i--) take(texts[i]);
         } else {
-          const keys = selHopKeys.all(hop) as number[];
-          for (let i = keys.length - 1; i >= 0 && out.length < limit; i--) take(selSeg.get(keys[i]) as SegmentRow);
+          const keys = selHopKeys.all(params) as number[];
+          for (let i = keys.length - 1; i >= 0 && out.length < limit; i--) take(selText.get(keys[i]) as string);
         }
         if (out.length >= limit || mark === undefined) break;
         stop = mark.seq;
@@ -719,10 +723,11 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       const t = tails.get(channel);
       if (limit <= 0 || t === undefined) return [];
       const got: StoredEvent[] = [];
-      for (const r of selBack.iterate(t.seq) as IterableIterator<SegmentRow>) {
-        const a = unpack(r);
-        for (let i = 1; i < a.length; i++) got.push({ seq: a[0][i - 1], event: toEvent(r, a[i] as Packed) });
-        if (got.length >= limit && r.prev < r.base) break;
+      for (const [prev, base, , epoch, events] of selBack.iterate(t.seq) as IterableIterator<Back>) {
+        const a = JSON.parse(events) as Unpacked;
+        const seg = { channel, epoch };
+        for (let i = 1; i < a.length; i++) got.push({ seq: a[0][i - 1], event: toEvent(seg, a[i] as Packed) });
+        if (got.length >= limit && prev < base) break;
       }
       got.sort((x, y) => y.seq - x.seq);
       return got.slice(0, limit).reverse().map((s) => s.event);
@@ -767,22 +772,22 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       // commit further back holds a newer one (as in `latest`).
       const t = tails.get(channel);
       if (t === undefined) return null;
-      let best: { seq: number; r: SegmentRow; p: Packed } | null = null;
-      for (const r of selBack.iterate(t.seq) as IterableIterator<SegmentRow>) {
-        if (best === null || r.last_seq > best.seq) {
-          const a = unpack(r);
+      let best: { seq: number; epoch: string; p: Packed } | null = null;
+      for (const [prev, base, lastSeq, epoch, events] of selBack.iterate(t.seq) as IterableIterator<Back>) {
+        if (best === null || lastSeq > best.seq) {
+          const a = JSON.parse(events) as Unpacked;
           for (let i = a.length - 1; i >= 1; i--) {
             const p = a[i] as Packed;
             const d = p[4] as unknown;
             if (isPlainObject(d) && Object.hasOwn(d, key) && d[key] === value) {
-              if (best === null || a[0][i - 1] > best.seq) best = { seq: a[0][i - 1], r, p };
+              if (best === null || a[0][i - 1] > best.seq) best = { seq: a[0][i - 1], epoch, p };
               break;
             }
           }
         }
-        if (best !== null && r.prev < r.base) break;
+        if (best !== null && prev < base) break;
       }
-      return best ? toEvent(best.r, best.p) : null;
+      return best ? toEvent({ channel, epoch: best.epoch }, best.p) : null;
     },
     async has(id) {
       return selHas.get(id) !== undefined;
