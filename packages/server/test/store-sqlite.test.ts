@@ -1,6 +1,8 @@
 /** The SQLite store's segment layout: conversion of files of the per-event layout, and what only SQLite reports. */
 import { describe, it, expect, afterEach } from 'vitest';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -390,6 +392,27 @@ describe('SQLite store: WAL checkpoints on their own thread', () => {
     expect(existsSync(path + '-wal')).toBe(false);
     const again = open(path);
     expect((await again.readAfter('bench:7', 'E', 0, 1000)).length).toBe(120);
+  });
+
+  it('a close that is the last thing a process does finishes: exit code 0 and the log removed', async () => {
+    // The thread is unreferenced while it works; during close it must hold the process open, or
+    // the process ends before the last close copies the log back (Node's exit code 13: an await
+    // that never settled).
+    const path = newPath();
+    const src = fileURLToPath(new URL('../src/store/sqlite.ts', import.meta.url));
+    const script = [
+      `import { openSqliteStore } from ${JSON.stringify(pathToFileURL(src).href)};`,
+      `const store = openSqliteStore(${JSON.stringify(path)});`,
+      `store.enqueue([{ event: { id: 'a', channel: 'c:1', type: 't', ts: 1, data: {}, offset: 1, epoch: 'E' }, dataJson: '{}', ingestedAt: 1 }]);`,
+      `await store.commit();`,
+      `await store.close();`,
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.status).toBe(0);
+    expect(existsSync(path + '-wal')).toBe(false);
+    const again = open(path);
+    expect((await again.readAfter('c:1', 'E', 0, 10)).map((e) => e.id)).toEqual(['a']);
   });
 
   it('inline: SQLite checkpoints inside the commits, as before', async () => {

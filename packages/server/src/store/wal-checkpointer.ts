@@ -116,6 +116,10 @@ export function startWalCheckpointer(path: string, sync: 'NORMAL' | 'FULL', hook
     async close() {
       if (alive) worker.postMessage('close');
       alive = false;
+      // Held while it exits: unreferenced, a close that is the last thing a process does would
+      // leave nothing keeping the event loop alive, and the process would end before the caller's
+      // own close (the one that copies the log back and removes it) ran.
+      worker.ref();
       await exited;
     },
   };
