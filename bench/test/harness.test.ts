@@ -5,26 +5,13 @@
  * probes by decoding — with no gaps or duplicates. No timing assertions: only counts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { publisher, type Child } from '../lib/children.js';
 import { Fleet, type FleetStats } from '../lib/fleet.js';
 import type { PublishResult } from '../lib/messages.js';
+import { tempLogDir, until } from './helpers.js';
 import { PEERS, startPeer, type PeerName, type RunningPeer } from '../lib/peers.js';
 
-const logDir = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-test-'));
-afterAll(() => rmSync(logDir, { recursive: true, force: true }));
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, limitMs = 20_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const logDir = tempLogDir();
 
 /** Publishes until at least `events` are due, then stops and waits for the fleet to see them all. */
 async function publishAndCollect(peer: RunningPeer, fleet: Fleet, pub: Child, channels: string[], perChannel: number, events: number, padBytes: number): Promise<{ p: PublishResult; stats: FleetStats }> {

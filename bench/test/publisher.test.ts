@@ -4,27 +4,14 @@
  * a partial request, and the publisher must count what each request carried. Decoding probes (one
  * per channel) check that Soketi delivered exactly the events counted as published.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { publisher } from '../lib/children.js';
 import { Fleet, type FleetStats } from '../lib/fleet.js';
 import type { PublishResult } from '../lib/messages.js';
+import { tempLogDir, until } from './helpers.js';
 import { PEERS, startPeer } from '../lib/peers.js';
 
-const logDir = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-test-'));
-afterAll(() => rmSync(logDir, { recursive: true, force: true }));
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, limitMs = 20_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const logDir = tempLogDir();
 
 describe('publisher to Soketi (Pusher batch_events)', () => {
   it('counts the events of a partial last request as sent, not a whole maxBatch', async () => {
