@@ -677,4 +677,46 @@ describe('SQLite store: the per-channel chain and its marks', () => {
     store = open(path);
     await compare(store, [...model, ...more]);
   });
+
+  it('marks at least every 32nd segment of a chain however often the store restarts (reopens and crashes) between fewer segments than that', async () => {
+    // How many segments a channel has written since its last mark is counted in memory. Counted
+    // from zero again at every open, a channel that gets fewer than 32 segments per process never
+    // got a mark at all, and every readAfter below its tail walked the whole history back from it.
+    const path = newPath();
+    const model: Model[] = [];
+    const offs: Record<string, number> = {};
+    let store: Store | null = null;
+    for (let run = 0; run < 12; run++) {
+      // Every third run ends in a crash: its handle is never closed, and heads and tails are
+      // checkpointed only at a close, so the next open replays all of that run.
+      if (store !== null && run % 3 !== 0) await store.close();
+      store = openSqliteStore(path, { walCheckpoints: 'inline', checkpointMs: Infinity });
+      for (let c = 0; c < 20; c++) {
+        const batch = [];
+        for (const ch of c % 4 === 0 ? ['w:a', 'w:b'] : ['w:a']) {
+          const m: Model = { id: `w-${model.length}`, channel: ch, epoch: 'e1', offset: (offs[ch] = (offs[ch] ?? 0) + 1), at: 1000 + model.length, v: model.length % 5 };
+          model.push(m);
+          batch.push(item(event(m), m.at, false));
+        }
+        store.enqueue(batch);
+        await store.commit();
+      }
+    }
+    const peek = new Database(path, { readonly: true });
+    for (const ch of ['w:a', 'w:b']) {
+      const segs = peek.prepare(`SELECT seq FROM segments WHERE channel = ? ORDER BY seq`).pluck().all(ch) as number[];
+      const marked = new Set(peek.prepare(`SELECT seq FROM marks WHERE channel = ?`).pluck().all(ch) as number[]);
+      let run = 0;
+      let longest = 0;
+      for (const seq of segs) {
+        run = marked.has(seq) ? 0 : run + 1;
+        longest = Math.max(longest, run);
+      }
+      expect(segs.length).toBe(model.filter((m) => m.channel === ch).length);
+      expect(longest, `${ch}: the longest run of segments without a mark`).toBeLessThan(32);
+    }
+    peek.close();
+    stores.push(store!);
+    await compare(store!, model);
+  });
 });

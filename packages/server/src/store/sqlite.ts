@@ -29,8 +29,11 @@
  *   a larger page cache or mmap did not help: the cost is dirty pages, not reads).
  * - `marks` indexes only about every MARK_EVERY-th (32nd) segment of a channel, by
  *   (channel, epoch, last_off), and the last segment of each epoch's run once the next epoch
- *   begins; a random insert per 32 segments. The spacing is counted in memory per channel and
- *   starts again at a restart (only speed depends on it). `readAfter` takes the first mark of
+ *   begins; a random insert per 32 segments. The spacing is counted in memory per channel; after
+ *   a restart it is not known, so a channel's first segment then is marked (one more random insert
+ *   per channel and restart): counted from zero instead, a channel with fewer than MARK_EVERY
+ *   segments per process never got a mark, and a page deep in it walked the whole chain back
+ *   from the tail. So no MARK_EVERY segments of a chain in a row go unmarked. `readAfter` takes the first mark of
  *   the epoch past `after` and walks back from it to where the epoch's segments reach `after`,
  *   then hops forward: from the next mark (or the tail, in the channel's current epoch) back to
  *   the hop before; so a page costs its segments plus about two marks' spacing of lookups, however
@@ -139,7 +142,8 @@ interface PendingHead {
 }
 /**
  * A channel's newest segment: its key, its epoch and last offset once known, and how many of the
- * channel's segments were written since its last mark. `epoch` undefined: not looked up yet (a
+ * channel's segments were written since its last mark (MARK_EVERY - 1 when not known: after a
+ * restart, so that the next one is marked). `epoch` undefined: not looked up yet (a
  * tail read from `channels` or moved back by a prune); null: that segment is gone.
  */
 interface Tail {
@@ -444,7 +448,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
 
   let queue: StoreItem[] = [];
   for (const r of db.prepare(`SELECT channel, tail FROM channels WHERE tail > 0`).iterate() as IterableIterator<{ channel: string; tail: number }>)
-    tails.set(r.channel, { seq: r.tail, lastOff: 0, count: 0 });
+    tails.set(r.channel, { seq: r.tail, lastOff: 0, count: MARK_EVERY - 1 });
 
   // Checkpointed heads and stats (see the file comment).
   let pendHeads = new Map<string, PendingHead>();
@@ -554,7 +558,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       if (r.base !== base && evs.length > 0) fold();
       base = r.base;
       // In seq order: the channel's last one is its tail.
-      tails.set(r.channel, { seq: r.seq, epoch: r.epoch, lastOff: r.last_off, count: 0 });
+      tails.set(r.channel, { seq: r.seq, epoch: r.epoch, lastOff: r.last_off, count: MARK_EVERY - 1 });
       pendTails.add(r.channel);
       const a = unpack(r);
       for (let i = 1; i < a.length; i++) {
