@@ -384,14 +384,16 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
   const migrated = new Map<string, Tail>();
   migrate(db, (b, base) => writeSegment(b, base, migrated), insertId, setHwm);
 
+  // A channel's head and tail are written together: a commit that moves a tail also has a head
+  // for that channel (the events it stored), so the pending heads name every tail that moved.
   const upsertHead = db.prepare(
-    `INSERT INTO channels (channel, epoch, head) VALUES (?, ?, ?)
-     ON CONFLICT(channel) DO UPDATE SET epoch = excluded.epoch,
+    `INSERT INTO channels (channel, epoch, head, tail) VALUES (?, ?, ?, ?)
+     ON CONFLICT(channel) DO UPDATE SET epoch = excluded.epoch, tail = excluded.tail,
        head = CASE WHEN channels.epoch = excluded.epoch THEN max(channels.head, excluded.head) ELSE excluded.head END`,
   );
   const setHead = db.prepare(
-    `INSERT INTO channels (channel, epoch, head) VALUES (?, ?, ?)
-     ON CONFLICT(channel) DO UPDATE SET epoch = excluded.epoch, head = excluded.head`,
+    `INSERT INTO channels (channel, epoch, head, tail) VALUES (?, ?, ?, ?)
+     ON CONFLICT(channel) DO UPDATE SET epoch = excluded.epoch, head = excluded.head, tail = excluded.tail`,
   );
   const upsertStats = db.prepare(
     `INSERT INTO channel_stats (channel, type, count, last_ts) VALUES (?, ?, ?, ?)
@@ -453,8 +455,6 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
   // Checkpointed heads and stats (see the file comment).
   let pendHeads = new Map<string, PendingHead>();
   let pendStats = new Map<string, Map<string, PendingStat>>();
-  /** Channels whose tail moved since the last checkpoint. */
-  let pendTails = new Set<string>();
   let lastCheckpoint = Date.now();
   /** Fold one commit's summary into the pending deltas. */
   const addSummary = (heads: Map<string, { epoch: string; head: number }>, stats: Array<{ channel: string; type: string; count: number; last: number }>) => {
@@ -480,22 +480,21 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       }
     }
   };
+  /** A channel's newest segment key, with the tails `moved` by a transaction not yet in. */
+  const tailOf = (channel: string, moved?: Map<string, Tail>): number => (moved?.get(channel) ?? tails.get(channel))?.seq ?? 0;
   /**
-   * Write the pending deltas and tails and the watermark `upTo`; inside a transaction. The deltas
-   * are cleared by `checkpointed` once it is in. Tails in `skip` (the commit's own, which its
-   * caller writes) are left out.
+   * Write the pending deltas (with each channel's tail) and the watermark `upTo`; inside a
+   * transaction, whose own moved tails are `moved`. The deltas are cleared by `checkpointed` once
+   * it is in.
    */
-  const writeCheckpoint = (upTo: number, skip?: Map<string, Tail>) => {
-    for (const [channel, h] of pendHeads) (h.reset ? setHead : upsertHead).run(channel, h.epoch, h.head);
+  const writeCheckpoint = (upTo: number, moved?: Map<string, Tail>) => {
+    for (const [channel, h] of pendHeads) (h.reset ? setHead : upsertHead).run(channel, h.epoch, h.head, tailOf(channel, moved));
     for (const [channel, m] of pendStats) for (const [type, st] of m) upsertStats.run(channel, type, st.count, st.last);
-    // After the heads: every channel with a tail has its row by then.
-    for (const channel of pendTails) if (skip === undefined || !skip.has(channel)) setTail.run(tails.get(channel)?.seq ?? 0, channel);
     setHwm.run(upTo);
   };
   const checkpointed = () => {
     pendHeads = new Map();
     pendStats = new Map();
-    pendTails = new Set();
     lastCheckpoint = Date.now();
   };
 
@@ -524,16 +523,15 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     if (checkpoint) {
       // The pending deltas, then this commit's summary as the per-commit upserts wrote it.
       writeCheckpoint(seq, moved);
-      for (const [channel, h] of sum.heads) upsertHead.run(channel, h.epoch, h.head);
+      for (const [channel, h] of sum.heads) upsertHead.run(channel, h.epoch, h.head, tailOf(channel, moved));
       for (const st of sum.stats) upsertStats.run(st.channel, st.type, st.count, st.last);
-      for (const [channel, t] of moved) setTail.run(t.seq, channel);
     }
     return { sum, seq, checkpoint, moved };
   });
   const checkpointTx = db.transaction(() => writeCheckpoint(hwm));
   /** Write the pending deltas now, if there are any (after the replay, at close). */
   const flushCheckpoint = () => {
-    if (pendHeads.size === 0 && pendStats.size === 0 && pendTails.size === 0) return;
+    if (pendHeads.size === 0 && pendStats.size === 0) return;
     checkpointTx();
     checkpointed();
   };
@@ -559,7 +557,6 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       base = r.base;
       // In seq order: the channel's last one is its tail.
       tails.set(r.channel, { seq: r.seq, epoch: r.epoch, lastOff: r.last_off, count: MARK_EVERY - 1 });
-      pendTails.add(r.channel);
       const a = unpack(r);
       for (let i = 1; i < a.length; i++) {
         const p = a[i] as Packed;
@@ -592,10 +589,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     hwm = r.seq;
     for (const [channel, t] of r.moved) tails.set(channel, t);
     if (r.checkpoint) checkpointed();
-    else {
-      addSummary(r.sum.heads, r.sum.stats);
-      for (const channel of r.moved.keys()) pendTails.add(channel);
-    }
+    else addSummary(r.sum.heads, r.sum.stats);
     wal?.wrote();
     return r.sum.dropped;
   };
