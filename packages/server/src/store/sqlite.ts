@@ -346,6 +346,9 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     `INSERT INTO segments (seq, prev, base, last_seq, n, channel, epoch, first_off, last_off, at, oldest_at, newest_at, events)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  /** One segment row of `b` under `key`, linked to `prev`, in the commit that began at `base`. */
+  const insertRow = (b: Builder, key: number, prev: number, base: number) =>
+    insertSeg.run(key, prev, base, b.lastSeq, b.n, b.channel, b.epoch, b.firstOff, b.lastOff, b.at, b.oldest, b.newest, '[[' + b.seqs + '],' + b.text + ']');
   const setHwm = db.prepare(`INSERT INTO store_seq (one, hwm) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET hwm = excluded.hwm`);
   const insertMark = db.prepare(`INSERT OR REPLACE INTO marks (channel, epoch, last_off, seq) VALUES (?, ?, ?, ?)`);
   /** What a walk along the chain needs of a segment (`prev` comes before the text in new files). */
@@ -373,7 +376,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       count = t.count + 1;
       if (t.epoch != null && t.epoch !== b.epoch) insertMark.run(b.channel, t.epoch, t.lastOff, t.seq);
     }
-    insertSeg.run(b.seq, t?.seq ?? 0, base, b.lastSeq, b.n, b.channel, b.epoch, b.firstOff, b.lastOff, b.at, b.oldest, b.newest, '[[' + b.seqs + '],' + b.text + ']');
+    insertRow(b, b.seq, t?.seq ?? 0, base);
     if (count >= MARK_EVERY) {
       insertMark.run(b.channel, b.epoch, b.lastOff, b.seq);
       count = 0;
@@ -624,7 +627,7 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
       if (b !== null) {
         // Written back under its key (at or below each of its seqs, all `scan` needs) and with its
         // `prev`, so the chain through it holds; its mark follows its last offset.
-        insertSeg.run(r.seq, r.prev, r.base, b.lastSeq, b.n, b.channel, b.epoch, b.firstOff, b.lastOff, b.at, b.oldest, b.newest, '[[' + b.seqs + '],' + b.text + ']');
+        insertRow(b, r.seq, r.prev, r.base);
         if (marked) insertMark.run(r.channel, r.epoch, b.lastOff, r.seq);
       } else {
         gone.set(r.seq, r);
