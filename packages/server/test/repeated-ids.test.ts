@@ -6,9 +6,8 @@
  * metrics agree with what was stored. Real server on port 0, real SQLite file or PostgreSQL.
  */
 import { describe, it, expect } from 'vitest';
-import pg from 'pg';
 import { start, cleanup, ingest, NativeClient, waitFor } from './core-helpers.js';
-import { serviceUrl, uniqueSchema } from './services.js';
+import { serviceUrl, uniqueSchema, dropSchema } from './services.js';
 
 const pgUrl = serviceUrl('DATABASE_URL');
 
@@ -23,12 +22,7 @@ if (pgUrl) {
   backends.push({
     name: 'postgres',
     env: () => ({ DATABASE_URL: pgUrl, DATABASE_SCHEMA: uniqueSchema() }),
-    async dispose(env) {
-      const c = new pg.Client({ connectionString: pgUrl });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${env.DATABASE_SCHEMA} CASCADE`);
-      await c.end();
-    },
+    dispose: (env) => dropSchema(pgUrl, env.DATABASE_SCHEMA),
   });
 }
 

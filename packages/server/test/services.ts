@@ -2,6 +2,8 @@
  * Real Redis / PostgreSQL for tests. Without REDIS_URL / DATABASE_URL a developer run skips
  * those tests and says so; CI sets PULSE_REQUIRE_SERVICES=1, and then a missing URL fails.
  */
+import pg from 'pg';
+
 export function serviceUrl(name: 'DATABASE_URL' | 'REDIS_URL'): string | null {
   const url = process.env[name];
   if (url) return url;
@@ -12,6 +14,17 @@ export function serviceUrl(name: 'DATABASE_URL' | 'REDIS_URL'): string | null {
 
 export function uniqueSchema(prefix = 'pulse_t'): string {
   return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Drop a schema made with `uniqueSchema` and everything in it. */
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await c.end();
+  }
 }
 
 /**

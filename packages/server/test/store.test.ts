@@ -1,12 +1,11 @@
 /** One contract suite for every Store driver: SQLite file and real PostgreSQL. */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { PulseEvent } from '@pulse/protocol';
 import { openSqliteStore, openPostgresStore, type Store } from '../src/index.js';
 import type { StoreItem } from '../src/ports.js';
 import { tempDir, cleanup, start, NativeClient, ingest, waitFor } from './core-helpers.js';
-import { serviceUrl, uniqueSchema } from './services.js';
+import { serviceUrl, uniqueSchema, dropSchema } from './services.js';
 
 const pgUrl = serviceUrl('DATABASE_URL');
 
@@ -33,12 +32,7 @@ if (pgUrl) {
       return {
         store: await openPostgresStore(pgUrl, { schema }),
         reopen: () => openPostgresStore(pgUrl, { schema }),
-        dispose: async () => {
-          const c = new pg.Client({ connectionString: pgUrl });
-          await c.connect();
-          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-          await c.end();
-        },
+        dispose: () => dropSchema(pgUrl, schema),
       };
     },
   });
@@ -324,10 +318,7 @@ describe.skipIf(!pgUrl)('Pulse on PostgreSQL', () => {
       b.close();
     } finally {
       await pulse.close();
-      const c = new pg.Client({ connectionString: pgUrl! });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
+      await dropSchema(pgUrl!, schema);
       cleanup(pulse.dir);
     }
   });
