@@ -415,6 +415,32 @@ describe('SQLite store: WAL checkpoints on their own thread', () => {
     expect((await again.readAfter('c:1', 'E', 0, 10)).map((e) => e.id)).toEqual(['a']);
   });
 
+  it('makes new files with 16 KiB pages; a file made with 4 KiB pages keeps them and works', async () => {
+    const path = newPath();
+    const store = open(path);
+    await writeMB(store, 0, 500);
+    await store.close();
+    stores.splice(stores.indexOf(store), 1);
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('page_size', { simple: true })).toBe(16_384);
+    db.close();
+
+    const oldPath = newPath();
+    const raw = new Database(oldPath);
+    raw.pragma('page_size = 4096');
+    raw.pragma('journal_mode = WAL');
+    raw.exec('CREATE TABLE keep (x)');
+    raw.close();
+    const old = open(oldPath);
+    await writeMB(old, 0, 500);
+    expect((await old.readAfter('bench:7', 'E', 0, 100)).length).toBe(10);
+    await old.close();
+    stores.splice(stores.indexOf(old), 1);
+    const check = new Database(oldPath, { readonly: true });
+    expect(check.pragma('page_size', { simple: true })).toBe(4096);
+    check.close();
+  });
+
   it('inline: SQLite checkpoints inside the commits, as before', async () => {
     const path = newPath();
     const store = openSqliteStore(path, { walCheckpoints: 'inline' });

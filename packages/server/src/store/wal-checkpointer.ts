@@ -10,18 +10,18 @@
  * connection runs `wal_checkpoint(PASSIVE)` DELAY_MS after a commit (commits meanwhile join it).
  * PASSIVE never blocks the writer. The writer reuses the log from its start only when it finds it
  * all copied, which under a steady stream of commits it never does, so once the log is longer
- * than RESTART_FRAMES the thread follows with a RESTART checkpoint: it copies the little written
+ * than RESTART_BYTES the thread follows with a RESTART checkpoint: it copies the little written
  * since and holds the writer off only for that (or, finding a commit under way, returns at once
- * and tries again next time). If the log still passes MAX_WAL_FRAMES the committing connection
+ * and tries again next time). If the log still passes MAX_WAL_BYTES the committing connection
  * checkpoints once itself; if the thread dies, it goes back to SQLite's automatic checkpoints.
  */
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 
-/** The log size (4 KiB pages) at which the thread restarts it (~16 MiB). */
-const RESTART_FRAMES = 4096;
-/** The log size at which the committing connection checkpoints itself: the thread does not keep up (~128 MiB). */
-const MAX_WAL_FRAMES = 32_768;
+/** The log size at which the thread restarts it, in bytes (turned into frames of the file's page size). */
+const RESTART_BYTES = 16 * 1024 * 1024;
+/** The log size at which the committing connection checkpoints itself (the thread does not keep up), in bytes. */
+const MAX_WAL_BYTES = 128 * 1024 * 1024;
 /** How long after the first commit of a quiet spell the thread checkpoints: commits meanwhile join the same checkpoint. */
 const DELAY_MS = 25;
 
@@ -73,11 +73,16 @@ export interface CheckpointerHooks {
   onError?(message: string): void;
 }
 
-/** Start the checkpoint thread for the database at `path` (its connection uses `sync`, as the committing one). */
-export function startWalCheckpointer(path: string, sync: 'NORMAL' | 'FULL', hooks: CheckpointerHooks): WalCheckpointer {
+/**
+ * Start the checkpoint thread for the database at `path` (its connection uses `sync`, as the
+ * committing one); `pageSize` is the file's, so the log's bounds in frames follow it.
+ */
+export function startWalCheckpointer(path: string, sync: 'NORMAL' | 'FULL', pageSize: number, hooks: CheckpointerHooks): WalCheckpointer {
+  const restartFrames = Math.max(1, Math.floor(RESTART_BYTES / pageSize));
+  const maxWalFrames = Math.max(1, Math.floor(MAX_WAL_BYTES / pageSize));
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path, sync, delayMs: DELAY_MS, restartFrames: RESTART_FRAMES },
+    workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path, sync, delayMs: DELAY_MS, restartFrames },
   });
   worker.unref();
   // One 'wrote' in flight at a time (a message per commit would wake the thread per commit:
@@ -99,7 +104,7 @@ export function startWalCheckpointer(path: string, sync: 'NORMAL' | 'FULL', hook
     asked = false;
     if (again) ask();
     if (m.error !== undefined) hooks.onError?.(m.error);
-    else if (m.log !== undefined && m.log > MAX_WAL_FRAMES) hooks.checkpointHere();
+    else if (m.log !== undefined && m.log > maxWalFrames) hooks.checkpointHere();
   });
   worker.on('error', (e) => hooks.onError?.(e.message));
   worker.on('exit', () => {
