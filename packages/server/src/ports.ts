@@ -57,6 +57,8 @@ export interface Store {
   latestMatching(channel: string, key: string, value: string | number): Promise<PulseEvent | null>;
   /** Whether an event with this client-supplied (deduplicated) id is stored. */
   has(id: string): Promise<boolean>;
+  /** Which of these client-supplied ids are stored (one lookup for a whole ingest call). */
+  storedIds(ids: readonly string[]): Promise<Set<string>>;
   /** Recent client-supplied ids, newest first, to warm the dedupe cache after a restart. */
   recentIds(limit: number): Promise<string[]>;
   /**

@@ -104,6 +104,9 @@ describe.each(drivers)('Store contract: $name', (driver) => {
     expect((await store.readAfter('g:1', 'e1', 0, 10)).map((e) => e.offset)).toEqual([1, 2, 3, 5]);
     expect(await store.recentIds(10)).toEqual(['client-1']);
     expect(await store.has('client-1')).toBe(true);
+    // Generated ids are not in the id index: a client sending one later is not refused.
+    expect(await store.storedIds(['client-1', gen(ev('g:1', 1)).event.id, 'client-2', 'client-1'])).toEqual(new Set(['client-1']));
+    expect(await store.storedIds([])).toEqual(new Set());
     expect((await store.stats('g:1')).totalEvents).toBe(4);
   });
 

@@ -172,6 +172,11 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
       const r = await pool.query(`SELECT 1 FROM ${t('events')} WHERE id = $1 AND dedupe`, [id]);
       return (r.rowCount ?? 0) > 0;
     },
+    async storedIds(ids) {
+      if (ids.length === 0) return new Set<string>();
+      const r = await pool.query<{ id: string }>(`SELECT id FROM ${t('events')} WHERE id = ANY($1::text[]) AND dedupe`, [ids]);
+      return new Set(r.rows.map((x) => x.id));
+    },
     async recentIds(limit) {
       const r = await pool.query<{ id: string }>(`SELECT id FROM ${t('events')} WHERE dedupe ORDER BY seq DESC LIMIT $1`, [limit]);
       return r.rows.map((x) => x.id);

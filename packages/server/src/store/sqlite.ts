@@ -805,6 +805,11 @@ export function openSqliteStore(path: string, opts: { sync?: 'normal' | 'full'; 
     async has(id) {
       return selHas.get(id) !== undefined;
     },
+    async storedIds(ids) {
+      const out = new Set<string>();
+      for (const id of ids) if (selHas.get(id) !== undefined) out.add(id);
+      return out;
+    },
     async recentIds(limit) {
       return (selRecent.all(limit) as Array<{ id: string }>).map((r) => r.id);
     },
