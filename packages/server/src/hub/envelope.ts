@@ -15,6 +15,13 @@ export interface Envelope {
   durable: boolean;
   /** The id was supplied by the producer (and so is checked for duplicates by the store). */
   clientId: boolean;
+  /**
+   * Set for events from `Hub.ingest` (its `source` label, for the ingested counter); such an
+   * event with a client id holds that id in the hub's in-flight set until its commit ends.
+   */
+  source?: string;
+  /** The store refused it at commit (its id was stored already): not delivered, kept or counted. */
+  dropped?: boolean;
   /** Encodings by dialect id; '' means "this dialect does not carry this event". */
   enc: Array<string | undefined>;
   /** Complete WebSocket frames by dialect, for dialects that send one frame per event. */

@@ -40,6 +40,9 @@ import type { Envelope } from './envelope.js';
 /**
  * Runs at acceptance, before the event gets its offset; may add derived fields to `data`.
  * `prepare` loads what `enrich` needs for a channel, returning null when it is ready already.
+ * A repeated client id never reaches `enrich`: in a namespace with an enricher the hub asks the
+ * store about ids its cache does not know, so every enriched event is stored unless its commit
+ * fails (one node; several nodes sharing a store can still race on one id).
  */
 export interface Enricher {
   enrich(input: NormalizedInput): void;
@@ -67,6 +70,29 @@ function dropEncodings(envs: readonly Envelope[]): void {
   }
 }
 
+const byIndex = (a: { index: number }, b: { index: number }) => a.index - b.index;
+
+/**
+ * A durable answer after its commit: the copies the store dropped (`envs` in the order of
+ * `result.events`) move from the events to the duplicates.
+ */
+function settle(result: IngestResult, envs: readonly Envelope[]): void {
+  let any = false;
+  for (let j = 0; j < envs.length && !any; j++) any = envs[j].dropped === true;
+  if (!any) return;
+  const events: IngestResult['events'] = [];
+  for (let j = 0; j < envs.length; j++) {
+    const e = result.events[j];
+    if (envs[j].dropped) {
+      result.accepted--;
+      result.duplicates++;
+      result.duplicateItems.push({ index: e.index, id: e.id });
+    } else events.push(e);
+  }
+  result.events = events;
+  result.duplicateItems.sort(byIndex);
+}
+
 /** How long one slice of the delivery sweep may run before the event loop gets a turn. */
 const FLUSH_SLICE_MS = 5;
 
@@ -81,6 +107,13 @@ export class Hub {
   /** Frames built during the current sweep, shared by connections with identical queues. */
   readonly frames = new FrameCache();
   private readonly dedupe: RecentIds;
+  /**
+   * Client ids from their first sight in `ingest` until the commit that stores them has ended
+   * (or the store lookup finds them stored already, or the call fails): a repeat meanwhile is a
+   * duplicate whatever the cache size, and no store lookup can begin before that commit ends and
+   * then let a second copy through.
+   */
+  private readonly inflight = new Set<string>();
   private sinks: EventSink[] = [];
   private enrichers = new Map<string, Enricher>();
   private accepted: Envelope[] = [];
@@ -181,15 +214,26 @@ export class Hub {
    * Accept a batch of untrusted items. One bad item never drops the good ones; a repeated id is
    * neither stored nor delivered twice. With `wait: 'durable'` the promise resolves after the
    * group commit that holds these events.
+   *
+   * Repeats are caught here, before a copy gets an offset or an enricher's value: by the dedupe
+   * cache; by the in-flight set, so a second copy within one call, or across calls while the first
+   * is not yet committed, is a duplicate whatever the cache size; and, for a namespace with an
+   * enricher, by one store lookup of the ids both missed, so that a copy the store would drop
+   * never moves an enricher's running value. Only an id stored by an earlier commit and missed
+   * by the cache (cache size 0, an id older than the cache, another node) in a namespace without
+   * an enricher reaches the store, which drops it at commit.
    */
   async ingest(items: readonly unknown[], opts: IngestOptions = {}): Promise<IngestResult> {
     if (this.closed) throw new PulseError('SERVER_SHUTDOWN');
     const now = Date.now();
     const result: IngestResult = { accepted: 0, duplicates: 0, rejected: 0, events: [], duplicateItems: [], errors: [], durable: false };
     const nopts = { now, maxFutureSkewMs: this.config.MAX_FUTURE_SKEW_MS, maxEventBytes: this.config.MAX_EVENT_BYTES, maxDepth: this.config.MAX_JSON_DEPTH };
-    let anyDurable = false;
+    const inflight = this.inflight;
+    // The items to accept; null for a rejected item or a duplicate. Each id here is in `inflight`.
     const ok: Array<NormalizedInput | null> = new Array(items.length);
     let waits: Promise<void>[] | null = null;
+    // Ids the store is asked about: items with an id in a durable namespace with an enricher.
+    let lookup: string[] | null = null;
     for (let i = 0; i < items.length; i++) {
       const n = normalizeEvent(items[i], nopts);
       if (!n.ok) {
@@ -199,35 +243,77 @@ export class Hub {
         this.telemetry.rejected.inc({ code: n.code });
         continue;
       }
-      ok[i] = n.value;
-      const en = this.enrichers.get(namespaceOf(n.value.channel));
-      const w = en?.prepare?.(n.value.channel);
-      if (w) (waits ??= []).push(w);
+      const v = n.value;
+      const id = v.id;
+      if (id !== null) {
+        if (this.dedupe.has(id) || inflight.has(id)) {
+          ok[i] = null;
+          this.duplicate(result, i, id);
+          continue;
+        }
+        inflight.add(id);
+      }
+      ok[i] = v;
+      const ns = namespaceOf(v.channel);
+      const en = this.enrichers.get(ns);
+      if (en !== undefined) {
+        const w = en.prepare?.(v.channel);
+        if (w) (waits ??= []).push(w);
+        if (id !== null && (this.config.namespaces[ns] ?? this.config.defaultPolicy).durable) (lookup ??= []).push(id);
+      }
     }
-    if (waits) await Promise.all(waits);
+    let stored: Set<string> | null = null;
+    if (waits !== null || lookup !== null) {
+      try {
+        [stored] = await Promise.all([lookup !== null ? this.store.storedIds(lookup) : null, ...(waits ?? [])]);
+        if (this.closed) throw new PulseError('SERVER_SHUTDOWN');
+      } catch (e) {
+        for (const v of ok) if (v && v.id !== null) inflight.delete(v.id);
+        throw e;
+      }
+    }
+    const source = opts.source ?? 'api';
+    // This call's envelopes, in the order of `result.events`, when the answer waits for the commit.
+    const envs: Envelope[] | null = opts.wait === 'durable' ? [] : null;
+    let anyDurable = false;
+    let unordered = false;
     for (let i = 0; i < items.length; i++) {
       const v = ok[i];
       if (!v) continue;
-      if (v.id !== null) {
-        if (this.dedupe.has(v.id)) {
-          result.duplicates++;
-          result.duplicateItems.push({ index: i, id: v.id });
-          this.telemetry.duplicates.inc();
+      const id = v.id;
+      if (id !== null) {
+        if (stored !== null && stored.has(id)) {
+          inflight.delete(id);
+          this.dedupe.add(id);
+          this.duplicate(result, i, id);
+          unordered = true;
           continue;
         }
-        this.dedupe.add(v.id);
+        this.dedupe.add(id);
       }
-      const env = this.accept(v, now);
+      const env = this.accept(v, now, source);
       if (env.durable) anyDurable = true;
+      envs?.push(env);
       result.accepted++;
       result.events.push({ index: i, id: env.event.id, channel: env.event.channel, offset: env.event.offset, epoch: env.event.epoch });
     }
-    if (result.accepted) this.telemetry.ingested.inc({ source: opts.source ?? 'api' }, result.accepted);
+    if (unordered) result.duplicateItems.sort(byIndex);
     if (opts.wait === 'durable' && anyDurable) {
       await this.nextCommit();
       result.durable = true;
+      // Answered after the commit, so the answer says what it did: a copy the store dropped is a
+      // duplicate. Without a wait the answer goes out before the commit and lists such a copy as
+      // accepted (with an offset that is never stored); the hub then neither delivers nor keeps
+      // it, and the telemetry counts it as a duplicate, not as ingested (see `cycle`).
+      settle(result, envs!);
     }
     return result;
+  }
+
+  private duplicate(result: IngestResult, index: number, id: string): void {
+    result.duplicates++;
+    result.duplicateItems.push({ index, id });
+    this.telemetry.duplicates.inc();
   }
 
   /** Trusted internal publish (metric snapshots, sources): same path, no validation beyond the channel. */
@@ -247,10 +333,10 @@ export class Hub {
     if (input.orgId) v.orgId = input.orgId;
     if (input.txId) v.txId = input.txId;
     if (input.blockHeight !== undefined) v.blockHeight = input.blockHeight;
-    return this.accept(v, now).event;
+    return this.accept(v, now, undefined).event;
   }
 
-  private accept(v: NormalizedInput, now: number): Envelope {
+  private accept(v: NormalizedInput, now: number, source: string | undefined): Envelope {
     const ns = namespaceOf(v.channel);
     const en = this.enrichers.get(ns);
     if (en) {
@@ -263,7 +349,7 @@ export class Hub {
     if (v.orgId !== undefined) event.orgId = v.orgId;
     if (v.txId !== undefined) event.txId = v.txId;
     if (v.blockHeight !== undefined) event.blockHeight = v.blockHeight;
-    const env: Envelope = { event, dataJson: v.dataJson, acceptedAt: now, ns, stamp: ++this.stamp, durable: (this.config.namespaces[ns] ?? this.config.defaultPolicy).durable, clientId: v.id !== null, enc: [] };
+    const env: Envelope = { event, dataJson: v.dataJson, acceptedAt: now, ns, stamp: ++this.stamp, durable: (this.config.namespaces[ns] ?? this.config.defaultPolicy).durable, clientId: v.id !== null, enc: [], source, dropped: false };
     this.accepted.push(env);
     this.schedule();
     return env;
@@ -304,8 +390,10 @@ export class Hub {
       if (items.length) this.telemetry.commitLatency.observe((performance.now() - t0) / 1000);
     } catch (e) {
       // Nothing of this batch is durable, so nothing of it is delivered: clients never see an
-      // event that could vanish. Producers waiting for durability get an error.
+      // event that could vanish. Producers waiting for durability get an error. Its ids are free
+      // again for a retry (the dedupe cache may still hold them).
       this.committing = false;
+      for (const env of batch) if (env.clientId && env.source !== undefined) this.inflight.delete(env.event.id);
       this.logger.error({ err: e, events: batch.length }, 'store commit failed; batch dropped');
       this.telemetry.dropped.inc({ reason: 'commit_failed' }, batch.length);
       const err = new PulseError('UNAVAILABLE', 'Store commit failed');
@@ -315,19 +403,41 @@ export class Hub {
     }
     this.committing = false;
 
+    // The commit has ended: its ids are in the store (a lookup finds them), so they leave the
+    // in-flight set. The copies the store dropped are marked (the durable answers read the mark)
+    // and counted as duplicates; the ingested counter counts the others, so no copy is counted
+    // twice, also when its answer went out before the commit.
+    const inflight = this.inflight;
+    const anyDropped = dropped.size !== 0;
+    let source: string | undefined;
+    let n = 0;
+    // k: the next durable envelope's item (non-durable envelopes have none).
+    for (let i = 0, k = 0; i < batch.length; i++) {
+      const env = batch[i];
+      if (env.durable && anyDropped && dropped.has(items[k++])) {
+        env.dropped = true;
+        this.telemetry.duplicates.inc();
+      }
+      if (env.source === undefined) continue;
+      if (env.clientId) inflight.delete(env.event.id);
+      if (env.dropped) continue;
+      if (env.source !== source) {
+        if (n) this.telemetry.ingested.inc({ source: source! }, n);
+        source = env.source;
+        n = 0;
+      }
+      n++;
+    }
+    if (n) this.telemetry.ingested.inc({ source: source! }, n);
+
     const delivered: PulseEvent[] = [];
     // The flush below continues the sweep; sessions marked now must not schedule another slice
     // ahead of commits already waiting for their turn.
     this.fanningOut = true;
     try {
-      const anyDropped = dropped.size !== 0;
-      // k: the next durable envelope's item (non-durable envelopes have none).
-      for (let i = 0, k = 0; i < batch.length; i++) {
+      for (let i = 0; i < batch.length; i++) {
         const env = batch[i];
-        if (anyDropped && env.durable && dropped.has(items[k++])) {
-          this.telemetry.duplicates.inc();
-          continue;
-        }
+        if (env.dropped) continue;
         const ch = this.log.get(env.event.channel);
         if (ch && ch.epoch === env.event.epoch) ch.push(env);
         this.index.fanout(env);
