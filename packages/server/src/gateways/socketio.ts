@@ -23,8 +23,15 @@ import type { MessageGate } from '../limits/guard.js';
 import { visibleEvents } from '../auth/permissions.js';
 import { isOriginAllowed } from '../http/origins.js';
 
-/** Names a Socket.IO client treats specially; never used as event names on the wire. */
-const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener', 'error', 'connected', 'subscribed', 'history', 'stats']);
+/**
+ * Names never used for a room event on the wire: those a Socket.IO client treats specially, and
+ * the gateway's own messages (a room event named `event` would reach a seed-000 client, which is
+ * in `global:all` too, as a malformed contract event; `pong` / `rooms` would pose as replies).
+ */
+const RESERVED = new Set([
+  'connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener', 'error',
+  'connected', 'subscribed', 'unsubscribed', 'event', 'history', 'stats', 'rooms', 'pong',
+]);
 /** Packets queued in engine.io past this and the socket is dropped as a slow consumer. */
 const MAX_ENGINE_BUFFER = 10_000;
 const EMPTY = Buffer.alloc(0);
