@@ -46,7 +46,7 @@ const args = fc.oneof(arg.map((a) => [a]), fc.array(arg, { maxLength: 3 }));
 
 let s: TestServer;
 beforeAll(async () => {
-  s = await startTestServer({ env: { MAX_SUBSCRIPTIONS_PER_CLIENT: '5', MESSAGES_PER_SECOND: '100000', MESSAGE_BURST: '100000' } });
+  s = await startTestServer({ env: { MAX_SUBSCRIPTIONS_PER_CLIENT: '5', MESSAGES_PER_SECOND: '100000', MESSAGE_BURST: '100000', SUBSCRIBE_RATE_PER_MINUTE: '100000' } });
 });
 afterAll(() => s.stop());
 
@@ -130,6 +130,38 @@ describe('Socket.IO wire (seeds 000 and 004) under hostile input', () => {
     expect(await internalErrors()).toBe(0);
     anon.close();
     user.close();
+  }, 90_000);
+
+  it('subscribe / unsubscribe sent back to back take effect in the order sent (a model of the held rooms)', async () => {
+    const c = SioCollector.connect(s.url, { transports: ['websocket'], auth: { token: await tokenFor('order-user', ALICE, 'user') } });
+    await c.connected();
+    await c.next('connected');
+    const targets: Array<[string, Json]> = [
+      ['contract:a.1', { contractId: 'a.1' }],
+      ['contract:a.2', { contractId: 'a.2', eventTypes: ['bid_placed'] }],
+      ['market:1', { room: 'market', id: '1' }],
+      ['creator:c', { room: 'creator', id: 'c' }],
+      ['global:all', { room: 'global', id: 'all' }],
+    ];
+    const op = fc.tuple(fc.boolean(), fc.integer({ min: 0, max: targets.length - 1 }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
+        const held = new Set(await c.ack<string[]>('getRooms'));
+        const from = c.mark();
+        let refusals = 0;
+        for (const [sub, i] of ops) {
+          const [room, body] = targets[i];
+          c.socket.emit(sub ? 'subscribe' : 'unsubscribe', body);
+          if (sub) held.add(room);
+          else if (!held.delete(room)) refusals++;
+        }
+        expect(new Set(await c.ack<string[]>('getRooms'))).toEqual(held);
+        await waitFor(() => c.payloads('subscribed', from).length === ops.filter(([sub]) => sub).length, 'every subscribe answered');
+        expect(c.payloads<Json>('error', from).map((e) => e.code)).toEqual(Array(refusals).fill('NOT_SUBSCRIBED'));
+      }),
+      { numRuns: 60 },
+    );
+    c.close();
   }, 90_000);
 
   it('raw frames on the Socket.IO WebSocket: well-formed event packets keep the connection, nothing takes the server down', async () => {

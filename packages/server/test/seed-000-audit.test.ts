@@ -109,6 +109,26 @@ describe('seed 000 AdStack: the rest of the document', () => {
     expect(metrics.text).toMatch(/^adstack_active_subscriptions \d+$/m);
   });
 
+  it('requests take effect in the order sent: `unsubscribe` right after `subscribe` leaves the contract unsubscribed', async () => {
+    const s = cleanup.server(await startTestServer({ auth: 'jwt' }));
+    const c = await client(s, await tokenFor('user-123', ADDRESS, 'user'));
+    // As a component that mounts and unmounts at once (React StrictMode runs effects twice).
+    c.socket.emit('subscribe', { contractId: CAMPAIGNS });
+    c.socket.emit('unsubscribe', { contractId: CAMPAIGNS });
+    c.socket.emit('subscribe', { contractId: 'ST1.auctions' });
+    c.socket.emit('unsubscribe', { contractId: 'ST1.auctions' });
+    c.socket.emit('subscribe', { contractId: 'ST1.auctions' });
+    await c.count('unsubscribed', 2);
+    await c.count('subscribed', 3);
+    expect(c.payloads('error')).toEqual([]);
+    await postEvents(s.url, [
+      { channel: `contract:${CAMPAIGNS}`, type: 'campaign_created', data: {} },
+      { channel: 'contract:ST1.auctions', type: 'auction_created', data: {} },
+    ], await tokenFor('svc', null, 'admin'));
+    await c.next<SeedEvent>('event', (e) => e.contractId === 'ST1.auctions');
+    expect(c.payloads<SeedEvent>('event').map((e) => e.contractId)).toEqual(['ST1.auctions']);
+  });
+
   it("no event pushed from an auto-joined room poses as one of the profile's own messages (`event`, `pong`, …)", async () => {
     const s = cleanup.server(await startTestServer());
     const c = await client(s);

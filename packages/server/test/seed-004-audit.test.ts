@@ -95,6 +95,24 @@ describe('seed 004 GuessLyfe: the rest of the document', () => {
     expect((await c.next<Envelope>('market:trade', () => true, { from })).data).toEqual({ tradeId: 't-new-token' });
   }, 30_000);
 
+  it('requests take effect in the order sent: `getRooms` right after `subscribe` lists the room, `unsubscribe` right after removes it', async () => {
+    const s = await server();
+    const c = connect(s, await tokenFor('user-1', ALICE, 'user'));
+    await c.connected();
+    // The document's snippets back to back: subscribe (no ack), then "Get current subscriptions".
+    c.socket.emit('subscribe', { room: 'market', id: 'market123' });
+    const rooms = await new Promise<string[]>((resolve) => c.socket.emit('getRooms', (r: string[]) => resolve(r)));
+    expect(rooms).toContain('market:market123');
+    // The React example's cleanup right after its subscribe (a component unmounted at once).
+    c.socket.emit('subscribe', { room: 'market', id: 'm2' });
+    c.socket.emit('unsubscribe', { room: 'market', id: 'm2' });
+    expect(await c.ack<string[]>('getRooms')).not.toContain('market:m2');
+    await s.hub.ingest([{ channel: 'market:m2', type: 'market:trade', data: { n: 2 } }, { channel: 'market:market123', type: 'market:trade', data: { n: 1 } }], { wait: 'durable' });
+    await c.next<Envelope>('market:trade', (e) => e.data.n === 1);
+    expect(c.payloads<Envelope>('market:trade').map((e) => e.data.n)).toEqual([1]);
+    expect(c.payloads('error')).toEqual([]);
+  });
+
   it('a numeric id names the same room as its string form', async () => {
     const s = await server();
     const c = connect(s, await tokenFor('user-1', ALICE, 'user'));

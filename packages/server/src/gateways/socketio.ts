@@ -137,6 +137,12 @@ class SocketIoSession extends Session {
    */
   private gateOf: MessageGate | null | undefined = undefined;
   expiry: NodeJS.Timeout | null = null;
+  /**
+   * The last membership request (subscribe, unsubscribe, getRooms) still in progress, or null.
+   * A subscribe finishes asynchronously (the rate limiter, the permission checks); one that follows
+   * it on the same connection must see it done, so membership requests run in the order they came.
+   */
+  private membership: Promise<void> | null = null;
   constructor(
     readonly hub: Hub,
     readonly socket: Socket,
@@ -220,6 +226,26 @@ class SocketIoSession extends Session {
     return buf;
   }
 
+  /** Run `fn` now when no membership request is in progress, else after the last one. */
+  inOrder(fn: () => void | Promise<void>): void {
+    let p: void | Promise<void>;
+    if (this.membership === null) {
+      p = fn();
+      if (p === undefined) return;
+    } else {
+      p = this.membership.then(() => (this.closed ? undefined : fn()));
+    }
+    const mine: Promise<void> = p.then(
+      () => {
+        if (this.membership === mine) this.membership = null;
+      },
+      () => {
+        if (this.membership === mine) this.membership = null;
+      },
+    );
+    this.membership = mine;
+  }
+
   terminate(_code: number, _reason: string): void {
     this.hub.detach(this);
     // Closing the transport (not socket.disconnect()) lets the client reconnect on its own.
@@ -284,19 +310,19 @@ function onMessage(this: Socket, event: string, ...args: unknown[]): void {
   }
   switch (event) {
     case 'subscribe':
-      return onSubscribe(s, args[0], ack);
+      return s.inOrder(() => onSubscribe(s, args[0], ack));
     case 'unsubscribe':
-      return onUnsubscribe(s, args[0], ack);
+      return s.inOrder(() => onUnsubscribe(s, args[0], ack));
     case 'getHistory':
       return onGetHistory(s, args[0], ack);
     case 'getStats':
       return onGetStats(s, args[0], ack);
-    case 'getRooms': {
-      const rooms = [...s.subs.keys()];
-      if (ack) ack(rooms);
-      else this.emit('rooms', rooms);
-      return;
-    }
+    case 'getRooms':
+      return s.inOrder(() => {
+        const rooms = [...s.subs.keys()];
+        if (ack) ack(rooms);
+        else s.socket.emit('rooms', rooms);
+      });
     case 'ping': {
       const res = { type: 'pong', timestamp: new Date().toISOString() };
       if (ack) ack(res);
@@ -306,12 +332,13 @@ function onMessage(this: Socket, event: string, ...args: unknown[]): void {
   }
 }
 
-function onSubscribe(s: SocketIoSession, payload: unknown, ack: Ack | null): void {
+/** Answers the request; the promise (when the answer waits for the hub) settles once it has. */
+function onSubscribe(s: SocketIoSession, payload: unknown, ack: Ack | null): Promise<void> | undefined {
   const hub = s.hub;
   const c = contractSub.safeParse(payload);
   if (c.success) {
     const channel = `contract:${c.data.contractId}`;
-    hub.subscribe(s, channel, { types: c.data.eventTypes ?? null, dialect: Dialect.SIO_CONTRACT }).then(
+    return hub.subscribe(s, channel, { types: c.data.eventTypes ?? null, dialect: Dialect.SIO_CONTRACT }).then(
       () => {
         const r = { contractId: c.data.contractId, eventTypes: c.data.eventTypes ?? [], timestamp: Date.now() };
         s.socket.emit('subscribed', r);
@@ -319,13 +346,15 @@ function onSubscribe(s: SocketIoSession, payload: unknown, ack: Ack | null): voi
       },
       (e) => fail(s, e, ack, { contractId: c.data.contractId }),
     );
-    return;
   }
   const r = roomSub.safeParse(payload);
-  if (!r.success) return fail(s, invalid('subscribe expects {contractId, eventTypes?} or {room, id}'), ack);
+  if (!r.success) {
+    fail(s, invalid('subscribe expects {contractId, eventTypes?} or {room, id}'), ack);
+    return undefined;
+  }
   const room = `${r.data.room}:${r.data.id}`;
   // Subscribing again to an auto-joined room keeps it outside the client's limit.
-  hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM, system: s.isAutoRoom(room) }).then(
+  return hub.subscribe(s, room, { dialect: Dialect.SIO_ROOM, system: s.isAutoRoom(room) }).then(
     () => {
       const res = { success: true, room, message: `Subscribed to ${room}` };
       if (ack) ack(res);
