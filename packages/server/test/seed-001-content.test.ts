@@ -31,6 +31,17 @@ async function drained(c: WsCollector): Promise<void> {
 
 type Update = { type: string; contentId: string; field: string; value: number; timestamp: number; organizationId?: string; clientId?: string };
 
+/**
+ * Send messages in one TCP write, so that the server reads them in one chunk and handles them
+ * back to back (as a client that changes its subscription quickly does).
+ */
+function sendTogether(c: WsCollector, msgs: unknown[]): void {
+  const socket = (c.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  socket.cork();
+  for (const m of msgs) c.send(m);
+  socket.uncork();
+}
+
 function trigger(s: TestServer, body: Record<string, unknown>, token?: string) {
   return http<{ value: number } & Record<string, unknown>>('POST', `${s.url}/api/analytics/trigger-update`, { body, token });
 }
@@ -303,5 +314,69 @@ describe('seed 001 content analytics over plain WebSocket', () => {
     const token = await tokenFor('u-2', null);
     const c = await subscriber(s, { contentIds: ['c1'] }, token);
     expect(c.ofType('subscribed')).toHaveLength(1);
+  });
+  it('subscribe and unsubscribe take effect in the order sent, even when they arrive in one packet', async () => {
+    const s = await server();
+    const c = cleanup.closable(await WsCollector.open(`${s.wsUrl}/analytics`));
+    await c.nextOfType('connected');
+    // The hook re-subscribes when its contentIds change: the last set wins.
+    sendTogether(c, [
+      { type: 'subscribe', contentIds: ['a', 'b', 'c'] },
+      { type: 'subscribe', contentIds: ['d'] },
+    ]);
+    await c.count((m) => m.type === 'subscribed', 2);
+    expect(c.ofType('subscribed').map((m) => m.contentIds)).toEqual([['a', 'b', 'c'], ['d']]);
+    for (const id of ['a', 'b', 'c', 'd']) await trigger(s, { contentId: id, field: 'views' });
+    await c.nextOfType('analytics_update', (m) => m.contentId === 'd');
+    await drained(c);
+    expect(c.ofType('analytics_update').map((m) => m.contentId)).toEqual(['d']);
+
+    // Subscribe then unsubscribe: answered in that order, and nothing is delivered afterwards.
+    const from = c.mark();
+    sendTogether(c, [{ type: 'subscribe', contentIds: ['e'] }, { type: 'unsubscribe' }]);
+    await c.nextOfType('unsubscribed', () => true, { from });
+    expect(c.all((m) => m.type === 'subscribed' || m.type === 'unsubscribed', from).map((m) => m.type)).toEqual(['subscribed', 'unsubscribed']);
+    await trigger(s, { contentId: 'e', field: 'views' });
+    await trigger(s, { contentId: 'd', field: 'views' });
+    await drained(c);
+    expect(c.ofType('analytics_update', from)).toEqual([]);
+  });
+
+  it('more contentIds than MAX_SUBSCRIPTIONS_PER_CLIENT: a MAX_SUBSCRIPTIONS error, and the previous set stays', async () => {
+    const s = await server({ MAX_SUBSCRIPTIONS_PER_CLIENT: '3' });
+    const c = await subscriber(s, { contentIds: ['keep-1', 'keep-2'] });
+    const e = await c.request({ type: 'subscribe', contentIds: ['n-1', 'n-2', 'n-3', 'n-4'] }, (m) => m.type === 'subscribed' || m.type === 'error');
+    expect(e).toMatchObject({ type: 'error', code: 'MAX_SUBSCRIPTIONS', error: expect.any(String), timestamp: expect.any(Number) });
+    for (const id of ['n-1', 'keep-2']) await trigger(s, { contentId: id, field: 'views' });
+    await c.nextOfType('analytics_update', (m) => m.contentId === 'keep-2');
+    await drained(c);
+    expect(c.ofType('analytics_update').map((m) => m.contentId)).toEqual(['keep-2']);
+    // As many as the limit is fine.
+    expect(await c.request({ type: 'subscribe', contentIds: ['n-1', 'n-2', 'n-3'] }, (m) => m.type === 'subscribed' || m.type === 'error')).toMatchObject({ type: 'subscribed' });
+  });
+
+  it('an organizationId the token does not carry is FORBIDDEN, and the previous set stays', async () => {
+    const s = await server({}, 'jwt');
+    const token = await tokenFor('u-no-org', null);
+    const c = await subscriber(s, { contentIds: ['mine'] }, token);
+    expect(c.ofType('subscribed')).toHaveLength(1);
+    // NEXT_PUBLIC_ORGANIZATION_ID set on the client, but the token names no organization.
+    const e = await c.request({ type: 'subscribe', contentIds: ['other'], organizationId: 'org-456' }, (m) => m.type === 'subscribed' || m.type === 'error');
+    expect(e).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
+    await s.hub.ingest([{ channel: 'content:mine', type: 'like', data: {} }], { wait: 'durable' });
+    expect(await c.nextOfType('analytics_update')).toMatchObject({ contentId: 'mine', field: 'likes', value: 1 });
+  });
+
+  it('`contentIds: []` subscribes to every content', async () => {
+    const s = await server();
+    const c = await subscriber(s, { contentIds: [] });
+    expect(c.ofType('subscribed')[0]).toMatchObject({ contentIds: [] });
+    await trigger(s, { contentId: 'any-1', field: 'views' });
+    await trigger(s, { contentId: 'any-2', field: 'shares' });
+    await c.count((m) => m.type === 'analytics_update', 2);
+    expect(c.ofType('analytics_update').map((m) => [m.contentId, m.field])).toEqual([
+      ['any-1', 'views'],
+      ['any-2', 'shares'],
+    ]);
   });
 });

@@ -15,6 +15,7 @@ import type { NormalizedInput } from '../../hub/normalize.js';
 import { Dialect, type Envelope } from '../../hub/envelope.js';
 import { WsSession, jsonObject, type WsCodec } from '../ws-session.js';
 import type { Principal } from '../../auth/principal.js';
+import * as permissions from '../../auth/permissions.js';
 
 export const CONTENT_FIELDS = ['views', 'likes', 'shares', 'comments'] as const;
 export type ContentField = (typeof CONTENT_FIELDS)[number];
@@ -110,6 +111,15 @@ export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, rem
   hub.attach(s);
   s.sendControl(JSON.stringify({ type: 'connected', clientId: s.id, timestamp: Date.now() }));
   const gate = hub.guard?.messageGate() ?? null;
+  // Subscribe waits for the limiter, so two changes sent back to back would interleave (and the
+  // older set could win): each change starts when the one before it has been answered.
+  let changes: Promise<void> = Promise.resolve();
+  const inOrder = (change: () => Promise<void>): void => {
+    changes = changes.then(change).catch((e: unknown) => {
+      const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
+      err(s, pe.code, pe.message);
+    });
+  };
   ws.on('message', (data, isBinary) => {
     const limited = gate?.take();
     if (limited) {
@@ -122,16 +132,15 @@ export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, rem
     const type = raw.type;
     if (type === 'ping') return s.sendControl(JSON.stringify({ type: 'pong', timestamp: Date.now() }));
     if (type === 'unsubscribe') {
-      for (const t of [...s.subs.keys()]) hub.unsubscribe(s, t);
-      return s.sendControl(JSON.stringify({ type: 'unsubscribed', timestamp: Date.now() }));
+      return inOrder(async () => {
+        for (const t of [...s.subs.keys()]) hub.unsubscribe(s, t);
+        s.sendControl(JSON.stringify({ type: 'unsubscribed', timestamp: Date.now() }));
+      });
     }
     if (type !== 'subscribe') return err(s, 'UNKNOWN_OP', 'Unknown message type');
     const m = subscribeMsg.safeParse(raw);
     if (!m.success) return err(s, 'INVALID_MESSAGE', m.error.issues[0].message);
-    void subscribe(hub, s, m.data).catch((e: unknown) => {
-      const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
-      err(s, pe.code, pe.message);
-    });
+    inOrder(() => subscribe(hub, s, m.data));
   });
   return s;
 }
@@ -142,7 +151,16 @@ async function subscribe(hub: Hub, s: WsSession, m: z.infer<typeof subscribeMsg>
   if (s.principal.orgId && m.organizationId && m.organizationId !== s.principal.orgId) {
     throw new PulseError('FORBIDDEN', 'organizationId does not match your token');
   }
-  const targets = m.contentIds && m.contentIds.length ? m.contentIds.map((id) => `content:${id}`) : ['content:*'];
+  const targets = m.contentIds && m.contentIds.length ? [...new Set(m.contentIds)].map((id) => `content:${id}`) : ['content:*'];
+  // What can be known to fail is refused before the previous set is touched. (A refusal by the
+  // subscription rate limiter can still come part-way: the connection then holds the part of the
+  // new set subscribed so far, and the error says why.)
+  const max = hub.config.MAX_SUBSCRIPTIONS_PER_CLIENT;
+  if (targets.length > max) throw new PulseError('MAX_SUBSCRIPTIONS', `Maximum ${max} subscriptions per client (contentIds: ${targets.length})`);
+  permissions.orgScope(s.principal, org);
+  for (const t of targets) {
+    if (!permissions.canSubscribe(hub.config, s.principal, t)) throw new PulseError('FORBIDDEN', `Not allowed to subscribe to ${t}`);
+  }
   // A new subscribe replaces the previous set, as the seed's server does.
   for (const t of [...s.subs.keys()]) if (!targets.includes(t)) hub.unsubscribe(s, t);
   // A named client narrows delivery to its own updates (and those naming no client).
