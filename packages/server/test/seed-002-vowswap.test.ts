@@ -35,6 +35,14 @@ async function drained(c: WsCollector): Promise<void> {
   await c.request({ type: 'ping', timestamp: new Date().toISOString() }, (m) => m.type === 'pong');
 }
 
+/** Send messages in one TCP write, so that the server handles them back to back. */
+function sendTogether(c: WsCollector, msgs: unknown[]): void {
+  const socket = (c.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  socket.cork();
+  for (const m of msgs) c.send(m);
+  socket.uncork();
+}
+
 function isIso(v: unknown): boolean {
   return typeof v === 'string' && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v;
 }
@@ -182,5 +190,44 @@ describe('seed 002 VowSwap analytics over plain WebSocket', () => {
     const s = await server();
     const c = await client(s);
     for (const ch of ['analytics', ...CHANNELS]) expect((await subscribe(c, ch)).type).toBe('subscribe');
+  });
+  it('subscribe and unsubscribe take effect in the order sent, even when they arrive in one packet', async () => {
+    const s = await server();
+    const c = await client(s);
+    const now = () => new Date().toISOString();
+    // The dashboard's real-time toggle flipped quickly: on, off.
+    sendTogether(c, [
+      { type: 'subscribe', channel: 'analytics:search', timestamp: now() },
+      { type: 'unsubscribe', channel: 'analytics:search', timestamp: now() },
+    ]);
+    await c.count((m) => m.type === 'subscribe' || m.type === 'unsubscribe' || m.type === 'error', 2);
+    expect(c.all((m) => m.type === 'subscribe' || m.type === 'unsubscribe' || m.type === 'error').map((m) => m.type)).toEqual(['subscribe', 'unsubscribe']);
+    await postEvents(s.url, { channel: 'analytics:search', type: 'search', data: {} });
+    await drained(c);
+    expect(c.ofType('analytics_update')).toEqual([]);
+
+    // On, off, on: subscribed at the end.
+    const from = c.mark();
+    sendTogether(c, [
+      { type: 'subscribe', channel: 'analytics:filters', timestamp: now() },
+      { type: 'unsubscribe', channel: 'analytics:filters', timestamp: now() },
+      { type: 'subscribe', channel: 'analytics:filters', timestamp: now() },
+    ]);
+    await c.count((m) => m.type === 'subscribe' || m.type === 'unsubscribe' || m.type === 'error', 3, { from });
+    expect(c.all((m) => m.type === 'subscribe' || m.type === 'unsubscribe' || m.type === 'error', from).map((m) => m.type)).toEqual(['subscribe', 'unsubscribe', 'subscribe']);
+    await postEvents(s.url, { channel: 'analytics:filters', type: 'filter_apply', data: {} });
+    expect(await c.nextOfType('analytics_update', () => true, { from })).toMatchObject({ channel: 'analytics:filters' });
+  });
+
+  it('the channel may be the payload itself; subscribing twice is acknowledged twice and delivers once', async () => {
+    const s = await server();
+    const c = await client(s);
+    const ack = await c.request({ type: 'subscribe', payload: 'analytics:listings', timestamp: new Date().toISOString() }, (m) => m.type === 'subscribe' || m.type === 'error');
+    expect(ack).toMatchObject({ type: 'subscribe', channel: 'analytics:listings', payload: { success: true, channel: 'analytics:listings' } });
+    expect(await subscribe(c, 'analytics:listings')).toMatchObject({ type: 'subscribe', payload: { success: true } });
+    await postEvents(s.url, { channel: 'analytics:listings', type: 'listing_view', data: { listingId: 'l-1' } });
+    await c.nextOfType('analytics_update');
+    await drained(c);
+    expect(c.ofType('analytics_update')).toHaveLength(1);
   });
 });

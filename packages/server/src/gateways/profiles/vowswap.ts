@@ -40,6 +40,9 @@ export function attachVowswap(hub: Hub, ws: WebSocket, principal: Principal, rem
   hub.attach(s);
   send(s, 'connect', undefined, { clientId: s.id, userId: principal.userId });
   const gate = hub.guard?.messageGate() ?? null;
+  // Subscribe waits for the limiter, so an unsubscribe sent right after it would run first (and
+  // fail): each change starts when the one before it has been answered.
+  let changes: Promise<void> = Promise.resolve();
   ws.on('message', (data, isBinary) => {
     const limited = gate?.take();
     if (limited) {
@@ -55,7 +58,7 @@ export function attachVowswap(hub: Hub, ws: WebSocket, principal: Principal, rem
     }
     const channel = channelOf(r);
     if (!channel) return send(s, 'error', undefined, { code: 'INVALID_CHANNEL', message: 'channel is missing or invalid' });
-    const run = async () => {
+    const change = async () => {
       if (r.type === 'subscribe') {
         await hub.subscribe(s, channel, { dialect: Dialect.VOWSWAP });
         send(s, 'subscribe', channel, { success: true, channel });
@@ -64,7 +67,7 @@ export function attachVowswap(hub: Hub, ws: WebSocket, principal: Principal, rem
         send(s, 'unsubscribe', channel, { success: true, channel });
       }
     };
-    run().catch((e: unknown) => {
+    changes = changes.then(change).catch((e: unknown) => {
       const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
       send(s, 'error', channel, { code: pe.code, message: pe.message });
     });
