@@ -7,7 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig } from '@pulse/server';
-import { Cleanup, WsCollector, http, startTestServer, testEnv, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
+import { SignJWT } from 'jose';
+import { ApiKeys } from '../src/auth/keys.js';
+import { Cleanup, TEST_SECRET, WsCollector, http, postEvents, startTestServer, testEnv, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -99,19 +101,62 @@ describe('seed 003 KnowTon realtime metrics', () => {
     expectMetricsFrame(await c.nextOfType('metrics'));
   });
 
-  it('GET /api/v1/analytics/realtime-metrics answers in the seed shape', async (ctx) => {
+  it('GET /api/v1/analytics/realtime-metrics answers in the seed shape, as /ws/metrics pushes it', async () => {
     const s = await server();
     const r = await http<Json>('GET', `${s.url}/api/v1/analytics/realtime-metrics`);
-    // The route belongs to the metrics engine; until it is wired into the server it is a 404.
-    if (r.status === 404) {
-      const why = 'GET /api/v1/analytics/realtime-metrics is not registered by this build yet (metrics engine not wired)';
-      console.warn(`[seed 003] skipped: ${why}`);
-      ctx.skip(why);
-    }
     expect(r.status).toBe(200);
     expectRealtimeMetrics(r.body);
-    // Once the route exists, the WebSocket pushes the same snapshot.
     const c = cleanup.closable(await WsCollector.open(`${s.wsUrl}/ws/metrics`));
     expectRealtimeMetrics((await c.nextOfType('metrics')).data as Json);
+  });
+
+  it('test transactions and views show up in the next push and in the REST answer', async () => {
+    const s = await server();
+    const c = cleanup.closable(await WsCollector.open(`${s.wsUrl}/ws/metrics`));
+    await c.nextOfType('metrics');
+    await postEvents(s.url, [
+      { channel: 'platform:tx', type: 'transaction', userId: 'buyer-1', data: { transactionId: 't-1', status: 'pending', amount: 40 } },
+      { channel: 'platform:tx', type: 'transaction', userId: 'buyer-1', data: { transactionId: 't-1', status: 'completed', amount: 40 } },
+      { channel: 'platform:tx', type: 'transaction', userId: 'buyer-2', data: { transactionId: 't-2', status: 'failed', amount: 15.5 } },
+      { channel: 'content:k1', type: 'content_view', userId: 'viewer-1', data: {} },
+      { channel: 'content:k1', type: 'purchase', userId: 'buyer-1', data: {} },
+    ]);
+    const pushed = await c.nextOfType('metrics', (m) => ((m.data as Json).transactions as Json).total === 2, { timeoutMs: 10_000 });
+    const want = {
+      revenue: { total: 40, today: 40 },
+      transactions: { total: 2, pending: 0, completed: 1, failed: 1 },
+      content: { totalViews: 1, totalPurchases: 1 },
+      activeUsers: { current: 3 },
+    };
+    expect(pushed.data).toMatchObject(want);
+    expect((await http<Json>('GET', `${s.url}/api/v1/analytics/realtime-metrics`)).body).toMatchObject(want);
+  });
+
+  it('/ws/metrics is refused to whoever may not read metrics over HTTP (FORBIDDEN, 4003)', async () => {
+    const s = await server({}, 'jwt');
+    const { key } = await new ApiKeys(s.hub.store).create({ name: 'ingest-only', operations: ['ingest'], channels: ['analytics:*'] });
+    // Supabase's public anon key is a JWT with role `anon`: no user rights.
+    const anon = await new SignJWT({ role: 'anon' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setExpirationTime('1h').sign(new TextEncoder().encode(TEST_SECRET));
+    for (const token of [key, anon]) {
+      expect((await http('GET', `${s.url}/api/v1/analytics/realtime-metrics`, { token })).status).toBe(403);
+      const c = cleanup.closable(new WsCollector(new WebSocket(`${s.wsUrl}/ws/metrics?token=${token}`)));
+      expect((await c.closed()).code).toBe(4003);
+      expect(c.ofType('metrics')).toEqual([]);
+      expect(c.ofType('error')).toEqual([{ type: 'error', code: 'FORBIDDEN', message: expect.any(String) }]);
+    }
+    // A key that may read metrics gets them on both.
+    const reader = (await new ApiKeys(s.hub.store).create({ name: 'reader', operations: ['read'], channels: ['metrics:*'] })).key;
+    expect((await http('GET', `${s.url}/api/v1/analytics/realtime-metrics`, { token: reader })).status).toBe(200);
+    const ok = cleanup.closable(await WsCollector.open(`${s.wsUrl}/ws/metrics?token=${reader}`));
+    expectMetricsFrame(await ok.nextOfType('metrics'));
+  });
+
+  it('a token that expires ends the /ws/metrics connection with TOKEN_EXPIRED (4009)', async () => {
+    const s = await server({}, 'jwt');
+    const token = await tokenFor('u-exp', null, 'user', { expiresIn: '2s' });
+    const c = cleanup.closable(await WsCollector.open(`${s.wsUrl}/ws/metrics?token=${token}`));
+    await c.nextOfType('metrics');
+    expect((await c.closed({ timeoutMs: 6000 })).code).toBe(4009);
+    expect(c.ofType('error')).toEqual([{ type: 'error', code: 'TOKEN_EXPIRED', message: expect.any(String) }]);
   });
 });

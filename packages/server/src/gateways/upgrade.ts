@@ -127,7 +127,7 @@ export class UpgradeRouter {
     });
     const remote = req.socket.remoteAddress ?? '';
     if (route === 'knowton') {
-      this.metrics.attach(ws);
+      this.metrics.attach(ws, p);
       return;
     }
     const s =

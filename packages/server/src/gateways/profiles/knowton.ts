@@ -2,9 +2,15 @@
  * Seed 003 (KnowTon): plain WebSocket at `/ws/metrics`, pushing `{type:'metrics', data}` on
  * connect and every REALTIME_METRICS_INTERVAL_MS (5 s); `{type:'ping'}` → `{type:'pong'}`.
  * The snapshot is computed and encoded once per tick for all connections.
+ *
+ * The pushes are what `metrics:*` and `GET /api/v1/analytics/realtime-metrics` serve, so the
+ * same principals may read them (others are closed with 4003), and a token that expires ends the
+ * connection (4009) as it does on every other socket.
  */
 import WebSocket from 'ws';
+import { CLOSE_CODES } from '@pulse/protocol';
 import type { Hub } from '../../hub/hub.js';
+import { onTokenExpiry, type Principal } from '../../auth/principal.js';
 import { jsonObject } from '../ws-session.js';
 
 export type PlatformSnapshot = () => unknown;
@@ -21,7 +27,16 @@ export class MetricsPusher {
     return JSON.stringify({ type: 'metrics', data: this.snapshot() });
   }
 
-  attach(ws: WebSocket): void {
+  attach(ws: WebSocket, principal: Principal): void {
+    if (!this.hub.canSubscribe(principal, 'metrics:*')) {
+      ws.send(JSON.stringify({ type: 'error', code: 'FORBIDDEN', message: 'Not allowed to read metrics' }));
+      ws.close(CLOSE_CODES.FORBIDDEN, 'FORBIDDEN');
+      return;
+    }
+    const cancelExpiry = onTokenExpiry(principal, () => {
+      ws.send(JSON.stringify({ type: 'error', code: 'TOKEN_EXPIRED', message: 'Token expired' }));
+      ws.close(CLOSE_CODES.TOKEN_EXPIRED, 'TOKEN_EXPIRED');
+    });
     this.clients.add(ws);
     ws.send(this.frame());
     const gate = this.hub.guard?.messageGate() ?? null;
@@ -37,7 +52,10 @@ export class MetricsPusher {
       if (type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
       else ws.send(JSON.stringify({ type: 'error', code: msg === null ? 'BAD_JSON' : 'UNKNOWN_OP', message: 'Only ping is accepted here' }));
     });
-    ws.on('close', () => this.clients.delete(ws));
+    ws.on('close', () => {
+      cancelExpiry();
+      this.clients.delete(ws);
+    });
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.hub.config.REALTIME_METRICS_INTERVAL_MS);
       this.timer.unref();
