@@ -31,17 +31,6 @@ async function drained(c: WsCollector): Promise<void> {
 
 type Update = { type: string; contentId: string; field: string; value: number; timestamp: number; organizationId?: string; clientId?: string };
 
-/**
- * Send messages in one TCP write, so that the server reads them in one chunk and handles them
- * back to back (as a client that changes its subscription quickly does).
- */
-function sendTogether(c: WsCollector, msgs: unknown[]): void {
-  const socket = (c.ws as unknown as { _socket: import('node:net').Socket })._socket;
-  socket.cork();
-  for (const m of msgs) c.send(m);
-  socket.uncork();
-}
-
 function trigger(s: TestServer, body: Record<string, unknown>, token?: string) {
   return http<{ value: number } & Record<string, unknown>>('POST', `${s.url}/api/analytics/trigger-update`, { body, token });
 }
@@ -320,7 +309,7 @@ describe('seed 001 content analytics over plain WebSocket', () => {
     const c = cleanup.closable(await WsCollector.open(`${s.wsUrl}/analytics`));
     await c.nextOfType('connected');
     // The hook re-subscribes when its contentIds change: the last set wins.
-    sendTogether(c, [
+    c.sendTogether([
       { type: 'subscribe', contentIds: ['a', 'b', 'c'] },
       { type: 'subscribe', contentIds: ['d'] },
     ]);
@@ -333,7 +322,7 @@ describe('seed 001 content analytics over plain WebSocket', () => {
 
     // Subscribe then unsubscribe: answered in that order, and nothing is delivered afterwards.
     const from = c.mark();
-    sendTogether(c, [{ type: 'subscribe', contentIds: ['e'] }, { type: 'unsubscribe' }]);
+    c.sendTogether([{ type: 'subscribe', contentIds: ['e'] }, { type: 'unsubscribe' }]);
     await c.nextOfType('unsubscribed', () => true, { from });
     expect(c.all((m) => m.type === 'subscribed' || m.type === 'unsubscribed', from).map((m) => m.type)).toEqual(['subscribed', 'unsubscribed']);
     await trigger(s, { contentId: 'e', field: 'views' });

@@ -22,14 +22,6 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-/** Send messages in one TCP write, so that the server handles them back to back. */
-function sendTogether(c: WsCollector, msgs: unknown[]): void {
-  const socket = (c.ws as unknown as { _socket: import('node:net').Socket })._socket;
-  socket.cork();
-  for (const m of msgs) c.send(m);
-  socket.uncork();
-}
-
 type Change = { type: 'subscribe'; contentIds: string[] } | { type: 'unsubscribe' };
 
 const change: fc.Arbitrary<Change> = fc.oneof(
@@ -46,7 +38,7 @@ describe('seed 001 /analytics against a model', () => {
       fc.asyncProperty(fc.array(change, { minLength: 1, maxLength: 6 }), async (changes) => {
         round++;
         const from = c.mark();
-        sendTogether(c, changes);
+        c.sendTogether(changes);
         const isAnswer = (m: Json) => m.type === 'subscribed' || m.type === 'unsubscribed' || m.type === 'error';
         const answers = await c.count(isAnswer, changes.length, { from });
         expect(answers.map((m) => m.type)).toEqual(changes.map((x) => (x.type === 'subscribe' ? 'subscribed' : 'unsubscribed')));

@@ -17,14 +17,6 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-/** Send messages in one TCP write, so that the server handles them back to back. */
-function sendTogether(c: WsCollector, msgs: unknown[]): void {
-  const socket = (c.ws as unknown as { _socket: import('node:net').Socket })._socket;
-  socket.cork();
-  for (const m of msgs) c.send(m);
-  socket.uncork();
-}
-
 const covers = (target: string, channel: string) => target === channel || channel.startsWith(target + ':');
 
 describe('seed 002 /api/websocket/analytics against a model', () => {
@@ -38,10 +30,7 @@ describe('seed 002 /api/websocket/analytics against a model', () => {
       fc.asyncProperty(fc.array(change, { minLength: 1, maxLength: 6 }), async (changes) => {
         round++;
         const from = c.mark();
-        sendTogether(
-          c,
-          changes.map((x) => ({ ...x, timestamp: new Date().toISOString() })),
-        );
+        c.sendTogether(changes.map((x) => ({ ...x, timestamp: new Date().toISOString() })));
         const isAnswer = (m: Json) => m.type === 'subscribe' || m.type === 'unsubscribe' || m.type === 'error';
         const answers = await c.count(isAnswer, changes.length, { from });
         const expected = changes.map((x) => {

@@ -35,14 +35,6 @@ async function drained(c: WsCollector): Promise<void> {
   await c.request({ type: 'ping', timestamp: new Date().toISOString() }, (m) => m.type === 'pong');
 }
 
-/** Send messages in one TCP write, so that the server handles them back to back. */
-function sendTogether(c: WsCollector, msgs: unknown[]): void {
-  const socket = (c.ws as unknown as { _socket: import('node:net').Socket })._socket;
-  socket.cork();
-  for (const m of msgs) c.send(m);
-  socket.uncork();
-}
-
 function isIso(v: unknown): boolean {
   return typeof v === 'string' && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v;
 }
@@ -196,7 +188,7 @@ describe('seed 002 VowSwap analytics over plain WebSocket', () => {
     const c = await client(s);
     const now = () => new Date().toISOString();
     // The dashboard's real-time toggle flipped quickly: on, off.
-    sendTogether(c, [
+    c.sendTogether([
       { type: 'subscribe', channel: 'analytics:search', timestamp: now() },
       { type: 'unsubscribe', channel: 'analytics:search', timestamp: now() },
     ]);
@@ -208,7 +200,7 @@ describe('seed 002 VowSwap analytics over plain WebSocket', () => {
 
     // On, off, on: subscribed at the end.
     const from = c.mark();
-    sendTogether(c, [
+    c.sendTogether([
       { type: 'subscribe', channel: 'analytics:filters', timestamp: now() },
       { type: 'unsubscribe', channel: 'analytics:filters', timestamp: now() },
       { type: 'subscribe', channel: 'analytics:filters', timestamp: now() },

@@ -55,6 +55,14 @@ export class WsCollector {
     this.ws.send(typeof m === 'string' ? m : JSON.stringify(m));
   }
 
+  /** Send messages in one TCP write, so that the server handles them back to back. */
+  sendTogether(msgs: unknown[]): void {
+    const socket = (this.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    for (const m of msgs) this.send(m);
+    socket.uncork();
+  }
+
   /** Messages (from index `from`) that satisfy `pred`. */
   all(pred: Pred<Json> = () => true, from = 0): Json[] {
     return this.messages.slice(from).filter(pred);
