@@ -541,7 +541,10 @@ export class Hub {
   detach(s: Session): void {
     if (!this.sessions.delete(s)) return;
     s.closed = true;
-    for (const sub of s.subs.values()) this.index.remove(sub);
+    for (const sub of s.subs.values()) {
+      this.index.remove(sub);
+      this.guard?.released(sub);
+    }
     s.subs.clear();
   }
 
@@ -567,6 +570,7 @@ export class Hub {
     if (!sub) throw new PulseError('NOT_SUBSCRIBED', `Not subscribed to ${String(target).slice(0, 200)}`);
     this.index.remove(sub);
     s.subs.delete(target);
+    this.guard?.released(sub);
   }
 
   // ---- reads ---------------------------------------------------------------------------------

@@ -23,6 +23,11 @@ export interface SubscribeOptions {
   system?: boolean;
   /** Seed 001 client scope: skip events whose `data.clientId` names another client. */
   clientId?: string | null;
+  /**
+   * The caller has already charged this subscription to the rate limit, with the rest of its set
+   * (`Guard.admitSubscribe(principal, set)`, all or nothing): not charged again here.
+   */
+  admitted?: boolean;
 }
 
 export interface SubscribeResult {
@@ -51,8 +56,8 @@ export async function subscribe(d: SubscribeDeps, s: Session, target: string, o:
   const exact = target.includes(':') && !target.endsWith('*');
   const positions = o.since === undefined ? [] : positionsOf(o.since, exact, target);
   const types = o.types && o.types.length ? [...o.types] : null;
-  if (!o.system && d.guard && !s.subs.has(target)) {
-    await d.guard.admitSubscribe(s.principal);
+  if (!o.system && !o.admitted && d.guard && !s.subs.has(target)) {
+    await d.guard.admitSubscribe(s.principal, [target]);
     // The connection may have gone while the limiter answered; a subscription added now would leak.
     if (s.closed) throw new PulseError('UNAVAILABLE', 'Connection closed');
   }
@@ -60,6 +65,7 @@ export async function subscribe(d: SubscribeDeps, s: Session, target: string, o:
   if (existing) {
     d.index.remove(existing);
     s.subs.delete(target);
+    d.guard?.released(existing);
   } else if (!o.system && userSubscriptionCount(s) >= d.config.MAX_SUBSCRIPTIONS_PER_CLIENT) {
     throw new PulseError('MAX_SUBSCRIPTIONS', `Maximum ${d.config.MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client`);
   }
@@ -72,6 +78,8 @@ export async function subscribe(d: SubscribeDeps, s: Session, target: string, o:
   }
   s.subs.set(target, sub);
   d.index.add(sub);
+  // Held by the identity until removed (hub.unsubscribe / hub.detach), and for a window after.
+  d.guard?.held(sub);
   if (positions.length) result.recovered = await replayMissed(d, sub, positions);
   return result;
 }

@@ -8,6 +8,143 @@ import type { Counter } from 'prom-client';
 import type { Principal } from '../auth/principal.js';
 import { MemoryLimiter, TokenBucket, type Limiter, type RateRule } from './limiter.js';
 
+/** What the guard needs to know of a subscription (hub/session.ts `Subscription`). */
+export interface HeldSubscription {
+  readonly target: string;
+  readonly system: boolean;
+  readonly session: { readonly principal: Principal };
+}
+
+export interface GuardOptions {
+  /** Channels remembered per identity (default: 4 × SUBSCRIBE_RATE_PER_MINUTE, within 128…4096). */
+  heldPerIdentity?: number;
+  /** Channels remembered in all (default 200,000); past it the least recently active identity is forgotten. */
+  heldTotal?: number;
+  /** Clock (ms), for tests. */
+  now?: () => number;
+}
+
+interface Held {
+  /** Subscriptions of this identity to this channel now. */
+  count: number;
+  /** When it was last taken or released (ms). */
+  at: number;
+}
+
+/**
+ * The channels each identity holds, or released less than `windowMs` ago: taking one of them
+ * again (a reconnect, a set change in seed 001) is not a new subscription for the rate limit.
+ * Memory is bounded per identity and in total. Past either bound the least recently touched
+ * entries (released ones first) or identities are forgotten, which only means that taking those
+ * channels again is charged, as it was before this existed. Growth is itself rate limited: an
+ * identity adds released entries only by subscribing to channels it was charged for.
+ */
+export class RecentlyHeld {
+  private byWho = new Map<string, Map<string, Held>>();
+  private entries = 0;
+  constructor(
+    readonly windowMs: number,
+    readonly perIdentity: number,
+    readonly total: number,
+  ) {}
+
+  /** Held now by this identity, or released no more than `windowMs` ago. */
+  has(who: string, channel: string, now: number): boolean {
+    const h = this.byWho.get(who)?.get(channel);
+    return h !== undefined && (h.count > 0 || now - h.at <= this.windowMs);
+  }
+
+  take(who: string, channel: string, now: number): void {
+    const m = this.touch(who);
+    const h = m.get(channel);
+    if (h) {
+      m.delete(channel);
+      m.set(channel, { count: h.count + 1, at: now });
+      return;
+    }
+    m.set(channel, { count: 1, at: now });
+    this.entries++;
+    if (m.size > this.perIdentity) this.evictOne(m);
+    if (this.entries > this.total) this.evictIdentities(who);
+  }
+
+  release(who: string, channel: string, now: number): void {
+    const m = this.byWho.get(who);
+    const h = m?.get(channel);
+    if (!m || !h) return;
+    this.touch(who);
+    m.delete(channel);
+    m.set(channel, { count: Math.max(0, h.count - 1), at: now });
+  }
+
+  /** Forget what was released more than `windowMs` ago. */
+  sweep(now: number): void {
+    for (const [who, m] of this.byWho) {
+      for (const [c, h] of m) {
+        if (h.count === 0 && now - h.at > this.windowMs) {
+          m.delete(c);
+          this.entries--;
+        }
+      }
+      if (m.size === 0) this.byWho.delete(who);
+    }
+  }
+
+  size(): number {
+    return this.entries;
+  }
+
+  identities(): number {
+    return this.byWho.size;
+  }
+
+  clear(): void {
+    this.byWho.clear();
+    this.entries = 0;
+  }
+
+  /** The identity's map, moved to the most recently used end. */
+  private touch(who: string): Map<string, Held> {
+    let m = this.byWho.get(who);
+    if (m) this.byWho.delete(who);
+    else m = new Map();
+    this.byWho.set(who, m);
+    return m;
+  }
+
+  /** Drop the least recently touched entry of one identity, a released one if there is one. */
+  private evictOne(m: Map<string, Held>): void {
+    let victim: string | undefined;
+    for (const [c, h] of m) {
+      if (h.count === 0) {
+        victim = c;
+        break;
+      }
+      victim ??= c;
+    }
+    if (victim !== undefined) {
+      m.delete(victim);
+      this.entries--;
+    }
+  }
+
+  /** Forget the least recently active identities (never `keep`) until the total fits. */
+  private evictIdentities(keep: string): void {
+    for (const [who, m] of this.byWho) {
+      if (this.entries <= this.total) return;
+      if (who === keep) continue;
+      this.entries -= m.size;
+      this.byWho.delete(who);
+    }
+    // Only `keep` is left and it alone is over the total (a total below perIdentity).
+    const m = this.byWho.get(keep);
+    while (m && this.entries > this.total && m.size > 0) {
+      m.delete(m.keys().next().value as string);
+      this.entries--;
+    }
+  }
+}
+
 export interface LimitsConfig {
   SUBSCRIBE_RATE_PER_MINUTE: number;
   MESSAGES_PER_SECOND: number;
@@ -61,15 +198,34 @@ export class Guard {
   private readonly subscribeRule: RateRule | null;
   private readonly ingestRule: RateRule | null;
   private readonly perIp = new Map<string, number>();
+  /** Channels held lately, by identity: taking them again is free (null: no subscription limit). */
+  readonly recent: RecentlyHeld | null;
+  /** Which identity each tracked subscription was counted for (a principal can change on renewal). */
+  private readonly holder = new WeakMap<HeldSubscription, string>();
+  private readonly sweeper: NodeJS.Timeout | null;
+  private readonly now: () => number;
 
   constructor(
     private cfg: LimitsConfig,
     private counter: Counter<'limit'> | null,
     limiter?: Limiter,
+    opts: GuardOptions = {},
   ) {
     this.limiter = limiter ?? new MemoryLimiter();
+    this.now = opts.now ?? Date.now;
     const spm = cfg.SUBSCRIBE_RATE_PER_MINUTE;
     this.subscribeRule = spm > 0 ? { name: 'subscribe_rate', capacity: spm, perSecond: spm / 60 } : null;
+    if (this.subscribeRule) {
+      // The window over which the bucket refills from empty: one minute.
+      const windowMs = (this.subscribeRule.capacity / this.subscribeRule.perSecond) * 1000;
+      this.recent = new RecentlyHeld(windowMs, opts.heldPerIdentity ?? Math.min(4096, Math.max(128, 4 * spm)), opts.heldTotal ?? 200_000);
+      const recent = this.recent;
+      this.sweeper = setInterval(() => recent.sweep(this.now()), windowMs);
+      this.sweeper.unref();
+    } else {
+      this.recent = null;
+      this.sweeper = null;
+    }
     this.ingestRule = cfg.INGEST_RATE_PER_SECOND > 0 ? { name: 'ingest_rate', capacity: Math.max(cfg.INGEST_BURST, 1), perSecond: cfg.INGEST_RATE_PER_SECOND } : null;
   }
 
@@ -87,15 +243,48 @@ export class Guard {
     return 'user:' + (p.userId ?? p.address ?? 'unknown');
   }
 
-  /** A new subscription (seed 000: 10 per user per minute by default). */
-  async admitSubscribe(p: Principal): Promise<void> {
+  /**
+   * New subscriptions (seed 000: 10 per user per minute by default). A channel this identity
+   * holds, or released within the limiter's window (a minute), is not new: a client that
+   * reconnects and subscribes again, or a seed 001 set change that keeps part of its set, is
+   * charged only for the channels it did not have. The new ones are charged together, all or
+   * nothing, so a refusal leaves nothing of the request admitted.
+   */
+  async admitSubscribe(p: Principal, channels: readonly string[]): Promise<void> {
     const who = this.identity(p);
-    if (!this.subscribeRule || who === null) return;
-    const d = await this.limiter.take(this.subscribeRule, who);
+    if (!this.subscribeRule || !this.recent || who === null) return;
+    const now = this.now();
+    const fresh = new Set<string>();
+    for (const c of channels) if (!this.recent.has(who, c, now)) fresh.add(c);
+    if (fresh.size === 0) return;
+    const max = this.subscribeRule.capacity;
+    if (fresh.size > max) {
+      // No wait would make room for these at once.
+      this.count('subscribe_rate');
+      throw new PulseError('LIMIT_EXCEEDED', `${fresh.size} new subscriptions at once: more than the ${max} per minute allowed`);
+    }
+    const d = await this.limiter.take(this.subscribeRule, who, fresh.size);
     if (!d.allowed) {
       this.count('subscribe_rate');
-      throw new PulseError('RATE_LIMITED', `More than ${this.cfg.SUBSCRIBE_RATE_PER_MINUTE} subscriptions per minute`, { retryAfter: d.retryAfter });
+      throw new PulseError('RATE_LIMITED', `More than ${max} subscriptions per minute`, { retryAfter: d.retryAfter });
     }
+  }
+
+  /** A subscription was added: its channel is held by its identity until `released`. */
+  held(sub: HeldSubscription): void {
+    if (!this.recent || sub.system) return;
+    const who = this.identity(sub.session.principal);
+    if (who === null) return;
+    this.holder.set(sub, who);
+    this.recent.take(who, sub.target, this.now());
+  }
+
+  /** A subscription was removed (unsubscribe, replaced, connection gone). */
+  released(sub: HeldSubscription): void {
+    const who = this.holder.get(sub);
+    if (!this.recent || who === undefined) return;
+    this.holder.delete(sub);
+    this.recent.release(who, sub.target, this.now());
   }
 
   /** One HTTP ingest request. */
@@ -150,6 +339,8 @@ export class Guard {
   }
 
   close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.recent?.clear();
     return this.limiter.close();
   }
 }

@@ -117,7 +117,7 @@ export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, rem
   const inOrder = (change: () => Promise<void>): void => {
     changes = changes.then(change).catch((e: unknown) => {
       const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
-      err(s, pe.code, pe.message);
+      err(s, pe.code, pe.message, pe.retryAfter);
     });
   };
   ws.on('message', (data, isBinary) => {
@@ -152,19 +152,23 @@ async function subscribe(hub: Hub, s: WsSession, m: z.infer<typeof subscribeMsg>
     throw new PulseError('FORBIDDEN', 'organizationId does not match your token');
   }
   const targets = m.contentIds && m.contentIds.length ? [...new Set(m.contentIds)].map((id) => `content:${id}`) : ['content:*'];
-  // What can be known to fail is refused before the previous set is touched. (A refusal by the
-  // subscription rate limiter can still come part-way: the connection then holds the part of the
-  // new set subscribed so far, and the error says why.)
+  // What can be known to fail is refused before the previous set is touched, the subscription
+  // rate limit included: the new contentIds are charged together, all or nothing, and those
+  // held within the last minute not at all.
   const max = hub.config.MAX_SUBSCRIPTIONS_PER_CLIENT;
   if (targets.length > max) throw new PulseError('MAX_SUBSCRIPTIONS', `Maximum ${max} subscriptions per client (contentIds: ${targets.length})`);
   permissions.orgScope(s.principal, org);
   for (const t of targets) {
     if (!permissions.canSubscribe(hub.config, s.principal, t)) throw new PulseError('FORBIDDEN', `Not allowed to subscribe to ${t}`);
   }
+  if (hub.guard) {
+    await hub.guard.admitSubscribe(s.principal, targets.filter((t) => !s.subs.has(t)));
+    if (s.closed) throw new PulseError('UNAVAILABLE', 'Connection closed');
+  }
   // A new subscribe replaces the previous set, as the seed's server does.
   for (const t of [...s.subs.keys()]) if (!targets.includes(t)) hub.unsubscribe(s, t);
   // A named client narrows delivery to its own updates (and those naming no client).
-  for (const t of targets) await hub.subscribe(s, t, { dialect: Dialect.CONTENT, orgId: org, clientId: m.clientId ?? null });
+  for (const t of targets) await hub.subscribe(s, t, { dialect: Dialect.CONTENT, orgId: org, clientId: m.clientId ?? null, admitted: true });
   const reply: Record<string, unknown> = { type: 'subscribed', contentIds: m.contentIds ?? [], timestamp: Date.now() };
   if (org) reply.organizationId = org;
   if (m.clientId) reply.clientId = m.clientId;
