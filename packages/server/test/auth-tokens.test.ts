@@ -5,9 +5,10 @@
  */
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { generateKeyPair, exportSPKI, exportJWK, SignJWT, type JWK, type CryptoKey } from 'jose';
+import { generateKeyPair, exportSPKI, exportJWK, SignJWT, jwtVerify, type JWK, type CryptoKey } from 'jose';
+import fc from 'fast-check';
 import { PulseError } from '@pulse/protocol';
-import { Authenticator, authOptionsFromConfig } from '../src/auth/tokens.js';
+import { Authenticator, authOptionsFromConfig, generateToken } from '../src/auth/tokens.js';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,5 +236,131 @@ describe('expiry on a live connection', () => {
     const err = await s.next<Json>('error', (e) => e.code === 'TOKEN_EXPIRED', { timeoutMs: 6000 });
     expect(err.code).toBe('TOKEN_EXPIRED');
     await waitFor(() => s.records.some((r) => r.event === 'disconnect'), 'transport closed');
+  });
+});
+
+describe('generateToken: synchronous, as seed 000 uses it', () => {
+  const cleanup = new Cleanup();
+  afterEach(() => cleanup.run());
+  const ADDRESS = 'SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7';
+  const parts = (t: string) => t.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Json);
+
+  it("returns the token itself (the seed's `const token = generateToken(userId, address, role)` with JWT_SECRET), with the same header and claims as before", async () => {
+    const before = process.env.JWT_SECRET;
+    process.env.JWT_SECRET = TEST_SECRET;
+    let token: unknown;
+    try {
+      token = generateToken('user-123', ADDRESS, 'user');
+    } finally {
+      if (before === undefined) delete process.env.JWT_SECRET;
+      else process.env.JWT_SECRET = before;
+    }
+    expect(typeof token).toBe('string');
+    const [header, claims] = parts(token as string);
+    expect(header).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(claims).toEqual({ userId: 'user-123', role: 'user', address: ADDRESS, sub: 'user-123', iat: expect.any(Number), exp: (claims.iat as number) + 24 * 3600 });
+    expect(Math.abs((claims.iat as number) - Date.now() / 1000)).toBeLessThan(5);
+    // The server's own verifier (jose) accepts it; awaiting it (older callers) gives the same string.
+    const p = await new Authenticator({ secret: TEST_SECRET, skipAuth: false }).verify(token as string);
+    expect(p).toMatchObject({ userId: 'user-123', address: ADDRESS, role: 'user', authenticated: true, expiresAt: (claims.exp as number) * 1000 });
+    expect(await generateToken('x', null, 'admin', { secret: TEST_SECRET })).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    // Optional claims, and iss / aud as a server that checks them requires.
+    const full = generateToken('u2', null, 'developer', { secret: TEST_SECRET, organizationId: 'org-1', issuer: 'https://id.example', audience: 'pulse', expiresIn: '15m' });
+    const [, c2] = parts(full);
+    expect(c2).toEqual({ userId: 'u2', role: 'developer', organizationId: 'org-1', sub: 'u2', iat: expect.any(Number), exp: (c2.iat as number) + 900, iss: 'https://id.example', aud: 'pulse' });
+    const strict = new Authenticator({ secret: TEST_SECRET, issuer: ['https://id.example'], audience: ['pulse'], skipAuth: false });
+    expect(await strict.verify(full)).toMatchObject({ userId: 'u2', role: 'developer', orgId: 'org-1' });
+    expect(() => generateToken('u', null, 'user', { secret: '' })).toThrow(/needs a secret/);
+  });
+
+  it("expiresIn: seconds, or '30s' / '15m' / '24h' / '7d'; anything else is refused with a clear error; expiry is honoured", async () => {
+    const exp = (e: string | number) => {
+      const [, c] = parts(generateToken('u', null, 'user', { secret: TEST_SECRET, expiresIn: e }));
+      return (c.exp as number) - (c.iat as number);
+    };
+    expect([exp('30s'), exp('15m'), exp('24h'), exp('7d'), exp(3600), exp(0), exp(-10)]).toEqual([30, 900, 86_400, 604_800, 3600, 0, -10]);
+    // A number of 10^9 or more is an absolute exp (Unix seconds), as jose read every number before.
+    const at = Math.floor(Date.now() / 1000) + 120;
+    expect(parts(generateToken('u', null, 'user', { secret: TEST_SECRET, expiresIn: at }))[1].exp).toBe(at);
+    for (const bad of ['2 hours', '1w', '10', '', 'h', '1.5h', '-1h', '1e3s', '24H', NaN, Infinity, 1e300, '9999999999999d'] as Array<string | number>) {
+      let e: unknown = null;
+      try {
+        generateToken('u', null, 'user', { secret: TEST_SECRET, expiresIn: bad });
+      } catch (x) {
+        e = x;
+      }
+      expect(e, String(bad)).toBeInstanceOf(PulseError);
+      expect((e as PulseError).code).toBe('INVALID_REQUEST');
+      expect((e as PulseError).message).toMatch(/expiresIn/);
+    }
+    const a = new Authenticator({ secret: TEST_SECRET, skipAuth: false });
+    expect(await codeOf(a.verify(generateToken('u', null, 'user', { secret: TEST_SECRET, expiresIn: -1 })))).toBe('TOKEN_EXPIRED');
+    expect(await codeOf(a.verify(generateToken('u', null, 'user', { secret: TEST_SECRET, expiresIn: Math.floor(Date.now() / 1000) - 5 })))).toBe('TOKEN_EXPIRED');
+    expect(await codeOf(a.verify(generateToken('u', null, 'user', { secret: TEST_SECRET, expiresIn: '30s' })))).toBe('OK');
+  });
+
+  it('a real server accepts it on Socket.IO and native sockets, and ends the connection when it expires', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));
+    const token = generateToken('user-123', ADDRESS, 'user', { secret: TEST_SECRET });
+    const s = cleanup.closable(SioCollector.connect(pulse.url, { auth: { token }, transports: ['websocket'] }));
+    await s.connected();
+    expect(await s.next<Json>('connected')).toMatchObject({ userId: 'user-123' });
+    const n = cleanup.closable(await openNative(pulse, generateToken('user-9', null, 'user', { secret: TEST_SECRET, expiresIn: 2 })));
+    expect(n.ofType('welcome')[0] ?? (await n.next((m) => m.type === 'welcome'))).toMatchObject({ userId: 'user-9' });
+    expect((await call(n, { op: 'subscribe', channel: 'market:tok' })).type).toBe('reply');
+    expect((await n.closed({ timeoutMs: 8000 })).code).toBe(4009);
+    expect(n.ofType('error').some((m) => m.code === 'TOKEN_EXPIRED')).toBe(true);
+    // A token signed with another secret is refused.
+    const bad = cleanup.closable(SioCollector.connect(pulse.url, { auth: { token: generateToken('x', null, 'user', { secret: 'another-secret-0123456789abcdef' }) }, transports: ['websocket'] }));
+    await expect(bad.connected()).rejects.toThrow();
+  });
+
+  it('property: any claims and secret sign → verify round-trip (jose and the server), and any changed byte fails', async () => {
+    const text = fc.string({ unit: 'binary', minLength: 1, maxLength: 40 });
+    const input = fc.record({
+      userId: text,
+      address: fc.option(text, { nil: null }),
+      role: fc.constantFrom('user', 'admin', 'developer') as fc.Arbitrary<'user' | 'admin' | 'developer'>,
+      secret: fc.string({ unit: 'binary', minLength: 1, maxLength: 64 }),
+      organizationId: fc.option(text, { nil: undefined }),
+      issuer: fc.option(text, { nil: undefined }),
+      audience: fc.option(text, { nil: undefined }),
+      expiresIn: fc.oneof(
+        fc.integer({ min: 60, max: 10 * 365 * 86_400 }),
+        fc.tuple(fc.integer({ min: 2, max: 999 }), fc.constantFrom('m', 'h', 'd')).map(([n, u]) => `${n}${u}`),
+      ),
+      // Which byte of which part (header, claims, signature) to change, and how.
+      segment: fc.integer({ min: 0, max: 2 }),
+      at: fc.nat(),
+      xor: fc.integer({ min: 1, max: 255 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(input, async (i) => {
+        const token = generateToken(i.userId, i.address, i.role, { secret: i.secret, organizationId: i.organizationId, issuer: i.issuer, audience: i.audience, expiresIn: i.expiresIn });
+        const key = new TextEncoder().encode(i.secret);
+        const { payload, protectedHeader } = await jwtVerify(token, key, { algorithms: ['HS256'] });
+        expect(protectedHeader).toEqual({ alg: 'HS256', typ: 'JWT' });
+        const want: Record<string, unknown> = { userId: i.userId, role: i.role, sub: i.userId };
+        if (i.address) want.address = i.address;
+        if (i.organizationId) want.organizationId = i.organizationId;
+        if (i.issuer) want.iss = i.issuer;
+        if (i.audience) want.aud = i.audience;
+        // Strings go through JSON and UTF-8 as jose would send them (lone surrogates become U+FFFD).
+        const utf8 = (v: unknown) => (typeof v === 'string' ? new TextDecoder().decode(new TextEncoder().encode(v)) : v);
+        for (const [k, v] of Object.entries(want)) expect(payload[k], k).toEqual(utf8(v));
+        const duration = typeof i.expiresIn === 'number' ? i.expiresIn : Number(i.expiresIn.slice(0, -1)) * { m: 60, h: 3600, d: 86_400 }[i.expiresIn.slice(-1) as 'm' | 'h' | 'd']!;
+        expect(payload.exp! - payload.iat!).toBe(duration);
+        const auth = new Authenticator({ secret: i.secret, issuer: i.issuer ? [utf8(i.issuer) as string] : undefined, audience: i.audience ? [utf8(i.audience) as string] : undefined, skipAuth: false });
+        expect((await auth.verify(token)).authenticated).toBe(true);
+        // Change one byte of one part and re-encode: refused.
+        const segs = token.split('.').map((p) => Buffer.from(p, 'base64url'));
+        const seg = segs[i.segment];
+        seg[i.at % seg.length] ^= i.xor;
+        const tampered = segs.map((b) => b.toString('base64url')).join('.');
+        expect(await codeOf(auth.verify(tampered))).toBe('UNAUTHORIZED');
+        await expect(jwtVerify(tampered, key, { algorithms: ['HS256'] })).rejects.toThrow();
+      }),
+      { numRuns: 300 },
+    );
   });
 });

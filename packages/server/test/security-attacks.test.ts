@@ -15,7 +15,7 @@ let pulse: TestServer;
 let witness: Witness;
 let admin: string;
 
-function token(userId: string, address: string | null, role: 'user' | 'admin' | 'developer' = 'user', o: { org?: string; expiresIn?: string | number; secret?: string; audience?: string } = {}): Promise<string> {
+async function token(userId: string, address: string | null, role: 'user' | 'admin' | 'developer' = 'user', o: { org?: string; expiresIn?: string | number; secret?: string; audience?: string } = {}): Promise<string> {
   return generateToken(userId, address, role, { secret: o.secret ?? TEST_SECRET, audience: o.audience ?? AUD, organizationId: o.org, expiresIn: o.expiresIn });
 }
 

@@ -6,11 +6,10 @@
  * confusion (an HS256 token "signed" with the public key) are refused. Claims are mapped from
  * the shapes the seeds' identity providers issue (custom JWTs, Supabase).
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import {
   jwtVerify,
-  SignJWT,
   createRemoteJWKSet,
   decodeProtectedHeader,
   errors as joseErrors,
@@ -249,22 +248,63 @@ function mapJoseError(e: unknown, usingJwks: boolean): PulseError {
   return new PulseError('UNAUTHORIZED', 'Invalid token');
 }
 
-/** Seed 000's helper: a signed HS256 token for a user, address and role. */
-export async function generateToken(
+/** A Unix time in seconds from 10^9 (September 2001) on: a number this large is an `exp`, not a duration. */
+const ABSOLUTE_EXP_FROM = 1e9;
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * `exp` for `expiresIn`: a number of seconds from `iat` (negative: already expired), or a string
+ * `<n>s`, `<n>m`, `<n>h`, `<n>d` ('30s', '15m', '24h', '7d'). A number of 10^9 or more is taken as
+ * the `exp` itself (a Unix time in seconds), as earlier versions (jose's setExpirationTime) read
+ * every number; no useful duration is that long.
+ */
+export function expiryOf(expiresIn: string | number, iat: number): number {
+  let exp: number;
+  if (typeof expiresIn === 'number') {
+    if (!Number.isFinite(expiresIn)) throw new PulseError('INVALID_REQUEST', `generateToken: expiresIn must be a finite number of seconds (got ${expiresIn})`);
+    exp = Math.abs(expiresIn) >= ABSOLUTE_EXP_FROM ? Math.floor(expiresIn) : iat + Math.floor(expiresIn);
+  } else {
+    const m = typeof expiresIn === 'string' ? /^(\d{1,12})(s|m|h|d)$/.exec(expiresIn.trim()) : null;
+    if (!m) {
+      throw new PulseError('INVALID_REQUEST', `generateToken: expiresIn must be a number of seconds or a duration like '30s', '15m', '24h', '7d' (got ${JSON.stringify(String(expiresIn).slice(0, 32))})`);
+    }
+    exp = iat + Number(m[1]) * DURATION_UNITS[m[2]];
+  }
+  if (!Number.isSafeInteger(exp) || exp < 0 || exp > 253_402_300_799) {
+    throw new PulseError('INVALID_REQUEST', `generateToken: expiresIn ${JSON.stringify(expiresIn)} gives an expiry outside the years 1970 to 9999`);
+  }
+  return exp;
+}
+
+function base64url(data: string | Buffer): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+/**
+ * Seed 000's helper, synchronous as the seed uses it (`const token = generateToken(userId,
+ * address, role)`): an HS256 token (node:crypto HMAC-SHA256) with `userId`, `role`, `address`,
+ * `organizationId` when given, `sub`, `iat`, `exp` (default 24 h), `iss` and `aud` when given.
+ * Callers that `await` it get the same string.
+ */
+export function generateToken(
   userId: string,
   address: string | null,
   role: Role = 'user',
   opts: { secret?: string; expiresIn?: string | number; organizationId?: string; issuer?: string; audience?: string } = {},
-): Promise<string> {
+): string {
   const secret = opts.secret ?? process.env.JWT_SECRET;
   if (!secret) throw new PulseError('INVALID_REQUEST', 'generateToken needs a secret (opts.secret or JWT_SECRET)');
+  const iat = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = { userId, role };
   if (address) claims.address = address;
   if (opts.organizationId) claims.organizationId = opts.organizationId;
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(userId).setIssuedAt().setExpirationTime(opts.expiresIn ?? '24h');
-  if (opts.issuer) jwt.setIssuer(opts.issuer);
-  if (opts.audience) jwt.setAudience(opts.audience);
-  return jwt.sign(new TextEncoder().encode(secret));
+  claims.sub = userId;
+  claims.iat = iat;
+  claims.exp = expiryOf(opts.expiresIn ?? '24h', iat);
+  if (opts.issuer) claims.iss = opts.issuer;
+  if (opts.audience) claims.aud = opts.audience;
+  const input = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' })) + '.' + base64url(JSON.stringify(claims));
+  return input + '.' + createHmac('sha256', secret).update(input).digest('base64url');
 }
 
 /** Token from `Authorization: Bearer`, `X-API-Key`, or `?token=`, in that order. */

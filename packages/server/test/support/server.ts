@@ -92,8 +92,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   return server;
 }
 
-/** A token signed with TEST_SECRET, through the server's own `generateToken`. */
-export function tokenFor(
+/** A token signed with TEST_SECRET, through the server's own `generateToken` (a promise, as callers await it). */
+export async function tokenFor(
   userId: string,
   address: string | null = null,
   role: 'user' | 'admin' | 'developer' = 'user',
