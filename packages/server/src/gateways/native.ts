@@ -67,6 +67,13 @@ export function attachNative(hub: Hub, auth: Authenticator, ws: WebSocket, princ
     JSON.stringify({ type: 'welcome', protocol: PROTOCOL_VERSION, session: s.id, userId: principal.userId, serverTime: Date.now(), heartbeatMs: hub.config.HEARTBEAT_MS }),
   );
   const gate = hub.guard?.messageGate() ?? null;
+  // Membership changes (subscribe, unsubscribe) and token renewals (auth, which changes what may
+  // be subscribed) take effect and are answered in the order sent: a subscribe awaits the rate
+  // limiter and recovery, so an unsubscribe right behind it would otherwise run first. history,
+  // stats, publish and ping change no membership and run at once (a publish must not wait behind
+  // a subscribe's recovery read; replies carry the request's id); only a pending renewal holds
+  // history / stats / publish back, as their permission checks depend on it.
+  let renewing: Promise<void> | null = null;
   ws.on('message', (data, isBinary) => {
     const limited = gate?.take();
     if (limited) {
@@ -81,19 +88,35 @@ export function attachNative(hub: Hub, auth: Authenticator, ws: WebSocket, princ
       s.sendControl(errorFrame(d.code, d.message, d.id, d.op));
       return;
     }
-    handle(hub, auth, s, d.msg).then(
-      (result) => {
-        const reply: Record<string, unknown> = { type: 'reply', op: d.msg.op, result };
-        if (d.msg.id !== undefined) reply.id = d.msg.id;
-        s.sendControl(JSON.stringify(reply));
-      },
-      (e: unknown) => {
-        const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
-        if (!isPulseError(e)) hub.logger.error({ err: e, op: d.msg.op }, 'native request failed');
-        hub.telemetry.errors.inc({ code: pe.code });
-        s.sendControl(errorFrame(pe.code, pe.message, d.msg.id, d.msg.op, pe.retryAfter));
-      },
-    );
+    const m = d.msg;
+    const run = (): Promise<void> =>
+      handle(hub, auth, s, m).then(
+        (result) => {
+          const reply: Record<string, unknown> = { type: 'reply', op: m.op, result };
+          if (m.id !== undefined) reply.id = m.id;
+          s.sendControl(JSON.stringify(reply));
+        },
+        (e: unknown) => {
+          const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
+          if (!isPulseError(e)) hub.logger.error({ err: e, op: m.op }, 'native request failed');
+          hub.telemetry.errors.inc({ code: pe.code });
+          s.sendControl(errorFrame(pe.code, pe.message, m.id, m.op, pe.retryAfter));
+        },
+      );
+    if (m.op === 'subscribe' || m.op === 'unsubscribe' || m.op === 'auth') {
+      const done = s.inOrder(run);
+      if (m.op === 'auth') {
+        renewing = done;
+        void done.then(() => {
+          if (renewing === done) renewing = null;
+        });
+      }
+    } else if (renewing !== null && m.op !== 'ping') {
+      // Permission checks must see the principal of a renewal sent before this request.
+      void renewing.then(() => (s.closed ? undefined : run()));
+    } else {
+      void run();
+    }
   });
   return s;
 }
