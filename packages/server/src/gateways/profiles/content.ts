@@ -113,13 +113,13 @@ export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, rem
   const gate = hub.guard?.messageGate() ?? null;
   // Subscribe waits for the limiter, so two changes sent back to back would interleave (and the
   // older set could win): each change starts when the one before it has been answered.
-  let changes: Promise<void> = Promise.resolve();
   const inOrder = (change: () => Promise<void>): void => {
-    changes = changes.then(change).catch((e: unknown) => {
-      const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
-      err(s, pe.code, pe.message, pe.retryAfter);
-    });
-  };
+    void s.inOrder(() =>
+      change().catch((e: unknown) => {
+        const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
+        err(s, pe.code, pe.message, pe.retryAfter);
+      }),
+    );  };
   ws.on('message', (data, isBinary) => {
     const limited = gate?.take();
     if (limited) {

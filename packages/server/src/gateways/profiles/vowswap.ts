@@ -40,9 +40,6 @@ export function attachVowswap(hub: Hub, ws: WebSocket, principal: Principal, rem
   hub.attach(s);
   send(s, 'connect', undefined, { clientId: s.id, userId: principal.userId });
   const gate = hub.guard?.messageGate() ?? null;
-  // Subscribe waits for the limiter, so an unsubscribe sent right after it would run first (and
-  // fail): each change starts when the one before it has been answered.
-  let changes: Promise<void> = Promise.resolve();
   ws.on('message', (data, isBinary) => {
     const limited = gate?.take();
     if (limited) {
@@ -58,6 +55,8 @@ export function attachVowswap(hub: Hub, ws: WebSocket, principal: Principal, rem
     }
     const channel = channelOf(r);
     if (!channel) return send(s, 'error', undefined, { code: 'INVALID_CHANNEL', message: 'channel is missing or invalid' });
+    // Subscribe waits for the limiter, so an unsubscribe sent right after it would run first (and
+    // fail): each change starts when the one before it has been answered.
     const change = async () => {
       if (r.type === 'subscribe') {
         await hub.subscribe(s, channel, { dialect: Dialect.VOWSWAP });
@@ -67,10 +66,12 @@ export function attachVowswap(hub: Hub, ws: WebSocket, principal: Principal, rem
         send(s, 'unsubscribe', channel, { success: true, channel });
       }
     };
-    changes = changes.then(change).catch((e: unknown) => {
-      const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
-      send(s, 'error', channel, { code: pe.code, message: pe.message });
-    });
+    void s.inOrder(() =>
+      change().catch((e: unknown) => {
+        const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
+        send(s, 'error', channel, { code: pe.code, message: pe.message });
+      }),
+    );
   });
   return s;
 }
