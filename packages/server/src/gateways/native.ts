@@ -14,16 +14,21 @@ import {
 } from '@pulse/protocol';
 import type { Hub } from '../hub/hub.js';
 import { Dialect, nativeJson } from '../hub/envelope.js';
-import { WsSession, type WsCodec } from './ws-session.js';
+import { WsSession, type WsCodec, type ControlFormat } from './ws-session.js';
 import type { Principal } from '../auth/principal.js';
 import type { Authenticator } from '../auth/tokens.js';
 import { visibleEvents } from '../auth/permissions.js';
+
+/** `error{code, message}` (as request errors, without an id), or `closing{code: close code, reason}`. */
+export const nativeControl: ControlFormat = (n) =>
+  n.kind === 'closing' ? JSON.stringify({ type: 'closing', code: n.close, reason: n.code }) : errorFrame(n.code, n.message, undefined, undefined, n.retryAfter);
 
 export const nativeCodec: WsCodec = {
   name: 'native',
   dialect: Dialect.NATIVE,
   encode: nativeJson,
   batch: (parts) => '{"type":"events","events":[' + parts.join(',') + ']}',
+  control: nativeControl,
 };
 
 const KNOWN_OPS = new Set(['subscribe', 'unsubscribe', 'history', 'stats', 'publish', 'ping', 'auth']);

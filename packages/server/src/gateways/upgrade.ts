@@ -11,11 +11,11 @@ import type { Hub } from '../hub/hub.js';
 import type { Authenticator } from '../auth/tokens.js';
 import { tokenFromRequest } from '../auth/tokens.js';
 import type { Principal } from '../auth/principal.js';
-import type { WsSession } from './ws-session.js';
-import { attachNative } from './native.js';
-import { attachContent } from './profiles/content.js';
-import { attachVowswap } from './profiles/vowswap.js';
-import type { MetricsPusher } from './profiles/knowton.js';
+import type { WsSession, ControlFormat, ControlNotice } from './ws-session.js';
+import { attachNative, nativeCodec } from './native.js';
+import { attachContent, contentCodec } from './profiles/content.js';
+import { attachVowswap, vowswapCodec } from './profiles/vowswap.js';
+import { knowtonControl, type MetricsPusher } from './profiles/knowton.js';
 import { isOriginAllowed } from '../http/origins.js';
 
 export type Route = 'native' | 'content' | 'vowswap' | 'knowton';
@@ -27,10 +27,30 @@ export const ROUTES: Record<string, Route> = {
   '/ws/metrics': 'knowton',
 };
 
+/** How each route words a notice it sends before closing (refusal, shutdown). */
+const CONTROL: Record<Route, ControlFormat> = {
+  native: nativeCodec.control,
+  content: contentCodec.control,
+  vowswap: vowswapCodec.control,
+  knowton: knowtonControl,
+};
+
+/** Send a notice in the route's shape and close with its code. */
+function endWith(ws: WebSocket, route: Route, n: ControlNotice): void {
+  try {
+    ws.send(CONTROL[route](n));
+    ws.close(n.close, n.code);
+  } catch {
+    ws.terminate();
+  }
+}
+
 export class UpgradeRouter {
   readonly wss: WebSocketServer;
   private heartbeat: NodeJS.Timeout;
   private sessions = new Map<WebSocket, WsSession>();
+  /** The route each accepted socket came in on, for notices sent to all of them (shutdown). */
+  private routes = new WeakMap<WebSocket, Route>();
 
   constructor(
     private hub: Hub,
@@ -90,8 +110,8 @@ export class UpgradeRouter {
         const pe = isPulseError(e) ? e : new PulseError('LIMIT_EXCEEDED');
         this.hub.telemetry.errors.inc({ code: pe.code });
         this.wss.handleUpgrade(req, socket, head, (ws) => {
-          ws.send(JSON.stringify({ type: 'error', code: pe.code, message: pe.message, error: pe.message, retryAfter: pe.retryAfter }));
-          ws.close(CLOSE_CODES.RATE_LIMITED, pe.code);
+          this.routes.set(ws, route);
+          endWith(ws, route, { kind: 'error', code: pe.code, message: pe.message, retryAfter: pe.retryAfter, close: CLOSE_CODES.RATE_LIMITED });
         });
         return;
       }
@@ -103,8 +123,8 @@ export class UpgradeRouter {
           const pe = isPulseError(e) ? e : new PulseError('UNAUTHORIZED');
           this.hub.telemetry.errors.inc({ code: pe.code });
           this.wss.handleUpgrade(req, socket, head, (ws) => {
-            ws.send(JSON.stringify({ type: 'error', code: pe.code, message: pe.message, error: pe.message }));
-            ws.close(pe.code === 'TOKEN_EXPIRED' ? CLOSE_CODES.TOKEN_EXPIRED : CLOSE_CODES.UNAUTHORIZED, pe.code);
+            this.routes.set(ws, route);
+            endWith(ws, route, { kind: 'error', code: pe.code, message: pe.message, close: pe.code === 'TOKEN_EXPIRED' ? CLOSE_CODES.TOKEN_EXPIRED : CLOSE_CODES.UNAUTHORIZED });
           });
         },
       );
@@ -112,6 +132,7 @@ export class UpgradeRouter {
   }
 
   private open(route: Route, ws: WebSocket, p: Principal, req: IncomingMessage): void {
+    this.routes.set(ws, route);
     const w = ws as WebSocket & { isAlive?: boolean; lastMessageAt?: number };
     w.isAlive = true;
     w.lastMessageAt = Date.now();
@@ -146,13 +167,7 @@ export class UpgradeRouter {
   /** Tell every client the server is restarting (1012) so it reconnects and recovers. */
   closeAll(): void {
     clearInterval(this.heartbeat);
-    for (const ws of this.wss.clients) {
-      try {
-        ws.send(JSON.stringify({ type: 'closing', code: CLOSE_CODES.SERVICE_RESTART, reason: 'SERVER_SHUTDOWN' }));
-        ws.close(CLOSE_CODES.SERVICE_RESTART, 'SERVER_SHUTDOWN');
-      } catch {
-        ws.terminate();
-      }
-    }
+    const n: ControlNotice = { kind: 'closing', code: 'SERVER_SHUTDOWN', message: 'Server is restarting', close: CLOSE_CODES.SERVICE_RESTART };
+    for (const ws of this.wss.clients) endWith(ws, this.routes.get(ws) ?? 'native', n);
   }
 }

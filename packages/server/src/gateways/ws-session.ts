@@ -13,6 +13,22 @@ import type { DialectCounters } from '../telemetry.js';
 import type { Principal } from '../auth/principal.js';
 import { CLOSE_CODES, type ErrorCode } from '@pulse/protocol';
 
+/**
+ * A message the server sends on its own just before it closes a connection: `error` when the
+ * client is refused (at the upgrade) or its token expired, `closing` when the server ends a
+ * healthy connection (slow consumer, shutdown). `close` is the WebSocket close code that follows.
+ */
+export interface ControlNotice {
+  kind: 'error' | 'closing';
+  code: ErrorCode;
+  message: string;
+  close: number;
+  retryAfter?: number;
+}
+
+/** A notice in one dialect's own shape (the seed clients know only their own messages). */
+export type ControlFormat = (n: ControlNotice) => string;
+
 export interface WsCodec {
   readonly name: string;
   readonly dialect: DialectId;
@@ -20,6 +36,8 @@ export interface WsCodec {
   encode(env: Envelope): string;
   /** Wrap many encoded events into one frame; absent: one frame per event. */
   batch?(parts: string[]): string;
+  /** Server-initiated notices in this dialect's shape. Rare: not on the delivery path. */
+  control: ControlFormat;
 }
 
 /** Largest frame a batching codec builds before starting another (bytes, approximately). */
@@ -86,8 +104,13 @@ export class WsSession extends Session {
   }
 
   private expire(): void {
-    this.sendControl(JSON.stringify({ type: 'error', code: 'TOKEN_EXPIRED', message: 'Token expired' }));
-    this.terminate(CLOSE_CODES.TOKEN_EXPIRED, 'TOKEN_EXPIRED');
+    this.endWith({ kind: 'error', code: 'TOKEN_EXPIRED', message: 'Token expired', close: CLOSE_CODES.TOKEN_EXPIRED });
+  }
+
+  /** Tell the client why, in its dialect's shape, then close with the notice's code. */
+  endWith(n: ControlNotice): void {
+    this.sendControl(this.codec.control(n));
+    this.terminate(n.close, n.code);
   }
 
   /**
@@ -107,8 +130,7 @@ export class WsSession extends Session {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN || q.length === 0) return;
     if (this.ws.bufferedAmount > this.hub.config.MAX_BUFFERED_BYTES) {
       this.hub.telemetry.dropped.inc({ reason: 'slow_consumer' }, q.length);
-      this.sendControl(JSON.stringify({ type: 'closing', code: CLOSE_CODES.SLOW_CONSUMER, reason: 'SLOW_CONSUMER' }));
-      this.terminate(CLOSE_CODES.SLOW_CONSUMER, 'SLOW_CONSUMER');
+      this.endWith({ kind: 'closing', code: 'SLOW_CONSUMER', message: 'Connection could not keep up and was closed', close: CLOSE_CODES.SLOW_CONSUMER });
       return;
     }
     const d = this.codec.dialect;

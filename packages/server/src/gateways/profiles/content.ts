@@ -13,7 +13,7 @@ import { channelId, PulseError, isPulseError } from '@pulse/protocol';
 import type { Hub, Enricher } from '../../hub/hub.js';
 import type { NormalizedInput } from '../../hub/normalize.js';
 import { Dialect, type Envelope } from '../../hub/envelope.js';
-import { WsSession, jsonObject, type WsCodec } from '../ws-session.js';
+import { WsSession, jsonObject, type WsCodec, type ControlFormat } from '../ws-session.js';
 import type { Principal } from '../../auth/principal.js';
 import * as permissions from '../../auth/permissions.js';
 
@@ -91,7 +91,16 @@ function encodeContent(env: Envelope): string {
   return JSON.stringify(m);
 }
 
-export const contentCodec: WsCodec = { name: 'content', dialect: Dialect.CONTENT, encode: encodeContent };
+function errorMessage(code: string, message: string, retryAfter?: number): string {
+  const m: Record<string, unknown> = { type: 'error', error: message, code, timestamp: Date.now() };
+  if (retryAfter !== undefined) m.retryAfter = retryAfter;
+  return JSON.stringify(m);
+}
+
+/** The document's only server notice is `error{error, timestamp}`: expiry, refusal and closing alike. */
+const contentControl: ControlFormat = (n) => errorMessage(n.code, n.message, n.retryAfter);
+
+export const contentCodec: WsCodec = { name: 'content', dialect: Dialect.CONTENT, encode: encodeContent, control: contentControl };
 
 const subscribeMsg = z.object({
   type: z.literal('subscribe'),
@@ -101,9 +110,7 @@ const subscribeMsg = z.object({
 });
 
 function err(s: WsSession, code: string, message: string, retryAfter?: number): void {
-  const m: Record<string, unknown> = { type: 'error', error: message, code, timestamp: Date.now() };
-  if (retryAfter !== undefined) m.retryAfter = retryAfter;
-  s.sendControl(JSON.stringify(m));
+  s.sendControl(errorMessage(code, message, retryAfter));
 }
 
 export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, remote: string): WsSession {

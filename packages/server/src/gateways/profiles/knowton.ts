@@ -11,9 +11,24 @@ import WebSocket from 'ws';
 import { CLOSE_CODES } from '@pulse/protocol';
 import type { Hub } from '../../hub/hub.js';
 import { onTokenExpiry, type Principal } from '../../auth/principal.js';
-import { jsonObject } from '../ws-session.js';
+import { jsonObject, type ControlFormat, type ControlNotice } from '../ws-session.js';
 
 export type PlatformSnapshot = () => unknown;
+
+/**
+ * The document defines only `metrics` and `pong`; every notice on this socket (refusal, expiry,
+ * slow consumer, shutdown, rate limit) is one `error{code, message}` before the close.
+ */
+export const knowtonControl: ControlFormat = (n) => {
+  const m: Record<string, unknown> = { type: 'error', code: n.code, message: n.message };
+  if (n.retryAfter !== undefined) m.retryAfter = n.retryAfter;
+  return JSON.stringify(m);
+};
+
+function endWith(ws: WebSocket, n: ControlNotice): void {
+  ws.send(knowtonControl(n));
+  ws.close(n.close, n.code);
+}
 
 export class MetricsPusher {
   private clients = new Set<WebSocket>();
@@ -29,22 +44,20 @@ export class MetricsPusher {
 
   attach(ws: WebSocket, principal: Principal): void {
     if (!this.hub.canSubscribe(principal, 'metrics:*')) {
-      ws.send(JSON.stringify({ type: 'error', code: 'FORBIDDEN', message: 'Not allowed to read metrics' }));
-      ws.close(CLOSE_CODES.FORBIDDEN, 'FORBIDDEN');
+      endWith(ws, { kind: 'error', code: 'FORBIDDEN', message: 'Not allowed to read metrics', close: CLOSE_CODES.FORBIDDEN });
       return;
     }
-    const cancelExpiry = onTokenExpiry(principal, () => {
-      ws.send(JSON.stringify({ type: 'error', code: 'TOKEN_EXPIRED', message: 'Token expired' }));
-      ws.close(CLOSE_CODES.TOKEN_EXPIRED, 'TOKEN_EXPIRED');
-    });
+    const cancelExpiry = onTokenExpiry(principal, () =>
+      endWith(ws, { kind: 'error', code: 'TOKEN_EXPIRED', message: 'Token expired', close: CLOSE_CODES.TOKEN_EXPIRED }),
+    );
     this.clients.add(ws);
     ws.send(this.frame());
     const gate = this.hub.guard?.messageGate() ?? null;
     ws.on('message', (data, isBinary) => {
       const limited = gate?.take();
       if (limited) {
-        ws.send(JSON.stringify({ type: 'error', code: limited.error.code, message: limited.error.message, retryAfter: limited.error.retryAfter }));
-        if (limited.close) ws.close(4029, 'RATE_LIMITED');
+        ws.send(knowtonControl({ kind: 'error', code: limited.error.code, message: limited.error.message, retryAfter: limited.error.retryAfter, close: CLOSE_CODES.RATE_LIMITED }));
+        if (limited.close) ws.close(CLOSE_CODES.RATE_LIMITED, 'RATE_LIMITED');
         return;
       }
       const msg = jsonObject(data, isBinary);
@@ -68,7 +81,7 @@ export class MetricsPusher {
     for (const ws of this.clients) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       if (ws.bufferedAmount > this.hub.config.MAX_BUFFERED_BYTES) {
-        ws.close(4008, 'SLOW_CONSUMER');
+        endWith(ws, { kind: 'closing', code: 'SLOW_CONSUMER', message: 'Connection could not keep up and was closed', close: CLOSE_CODES.SLOW_CONSUMER });
         continue;
       }
       ws.send(f);

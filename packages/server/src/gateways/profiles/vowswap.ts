@@ -7,7 +7,7 @@ import type WebSocket from 'ws';
 import { isValidSubscriptionTarget, PulseError, isPulseError } from '@pulse/protocol';
 import type { Hub } from '../../hub/hub.js';
 import { Dialect, type Envelope } from '../../hub/envelope.js';
-import { WsSession, jsonObject, type WsCodec } from '../ws-session.js';
+import { WsSession, jsonObject, type WsCodec, type ControlFormat } from '../ws-session.js';
 import type { Principal } from '../../auth/principal.js';
 
 function iso(ms: number): string {
@@ -21,12 +21,26 @@ function encodeVowswap(env: Envelope): string {
   return JSON.stringify({ type: 'analytics_update', payload, channel: e.channel, timestamp: iso(Date.now()) });
 }
 
-export const vowswapCodec: WsCodec = { name: 'vowswap', dialect: Dialect.VOWSWAP, encode: encodeVowswap };
-
-function send(s: WsSession, type: string, channel: string | undefined, payload: unknown): void {
+function envelope(type: string, channel: string | undefined, payload: unknown): string {
   const m: Record<string, unknown> = { type, payload, timestamp: iso(Date.now()) };
   if (channel !== undefined) m.channel = channel;
-  s.sendControl(JSON.stringify(m));
+  return JSON.stringify(m);
+}
+
+/**
+ * The document's envelope, with its own types: `error` for an expiry or a refusal, `disconnect`
+ * when the server ends the connection (slow consumer, shutdown); payload `{code, message}`.
+ */
+const vowswapControl: ControlFormat = (n) => {
+  const payload: Record<string, unknown> = { code: n.code, message: n.message };
+  if (n.retryAfter !== undefined) payload.retryAfter = n.retryAfter;
+  return envelope(n.kind === 'closing' ? 'disconnect' : 'error', undefined, payload);
+};
+
+export const vowswapCodec: WsCodec = { name: 'vowswap', dialect: Dialect.VOWSWAP, encode: encodeVowswap, control: vowswapControl };
+
+function send(s: WsSession, type: string, channel: string | undefined, payload: unknown): void {
+  s.sendControl(envelope(type, channel, payload));
 }
 
 function channelOf(raw: Record<string, unknown>): string | null {
