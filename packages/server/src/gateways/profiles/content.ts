@@ -126,7 +126,8 @@ export function attachContent(hub: Hub, ws: WebSocket, principal: Principal, rem
         const pe = isPulseError(e) ? e : new PulseError('INTERNAL');
         err(s, pe.code, pe.message, pe.retryAfter);
       }),
-    );  };
+    );
+  };
   ws.on('message', (data, isBinary) => {
     const limited = gate?.take();
     if (limited) {
