@@ -137,12 +137,6 @@ class SocketIoSession extends Session {
    */
   private gateOf: MessageGate | null | undefined = undefined;
   expiry: NodeJS.Timeout | null = null;
-  /**
-   * The last membership request (subscribe, unsubscribe, getRooms) still in progress, or null.
-   * A subscribe finishes asynchronously (the rate limiter, the permission checks); one that follows
-   * it on the same connection must see it done, so membership requests run in the order they came.
-   */
-  private membership: Promise<void> | null = null;
   constructor(
     readonly hub: Hub,
     readonly socket: Socket,
@@ -226,26 +220,6 @@ class SocketIoSession extends Session {
     return buf;
   }
 
-  /** Run `fn` now when no membership request is in progress, else after the last one. */
-  inOrder(fn: () => void | Promise<void>): void {
-    let p: void | Promise<void>;
-    if (this.membership === null) {
-      p = fn();
-      if (p === undefined) return;
-    } else {
-      p = this.membership.then(() => (this.closed ? undefined : fn()));
-    }
-    const mine: Promise<void> = p.then(
-      () => {
-        if (this.membership === mine) this.membership = null;
-      },
-      () => {
-        if (this.membership === mine) this.membership = null;
-      },
-    );
-    this.membership = mine;
-  }
-
   terminate(_code: number, _reason: string): void {
     this.hub.detach(this);
     // Closing the transport (not socket.disconnect()) lets the client reconnect on its own.
@@ -310,15 +284,15 @@ function onMessage(this: Socket, event: string, ...args: unknown[]): void {
   }
   switch (event) {
     case 'subscribe':
-      return s.inOrder(() => onSubscribe(s, args[0], ack));
+      return void s.inOrder(() => onSubscribe(s, args[0], ack));
     case 'unsubscribe':
-      return s.inOrder(() => onUnsubscribe(s, args[0], ack));
+      return void s.inOrder(() => onUnsubscribe(s, args[0], ack));
     case 'getHistory':
       return onGetHistory(s, args[0], ack);
     case 'getStats':
       return onGetStats(s, args[0], ack);
     case 'getRooms':
-      return s.inOrder(() => {
+      return void s.inOrder(() => {
         const rooms = [...s.subs.keys()];
         if (ack) ack(rooms);
         else s.socket.emit('rooms', rooms);

@@ -49,12 +49,6 @@ export class WsSession extends Session {
   readonly dialectName: string;
   private readonly counters: DialectCounters;
   private tokenTimer: NodeJS.Timeout | null = null;
-  /**
-   * The last ordered request (membership changes, token renewal) still in progress, or null.
-   * A subscribe finishes asynchronously (rate limiter, permission checks, recovery from the
-   * store); a request that follows it on the same connection must see it done.
-   */
-  private lane: Promise<void> | null = null;
 
   constructor(
     private readonly hub: Hub,
@@ -67,27 +61,6 @@ export class WsSession extends Session {
     this.dialectName = codec.name;
     this.counters = hub.telemetry.forDialect(codec.name);
     this.armTokenExpiry();
-  }
-
-  /**
-   * Run `fn` now when no ordered request is in progress, else after the last one (skipped if the
-   * connection has closed meanwhile). `fn` answers the request itself and should not reject.
-   * Returns a promise that settles once `fn` has finished.
-   */
-  inOrder(fn: () => void | Promise<void>): Promise<void> {
-    const prev = this.lane;
-    const p = prev === null ? fn() : prev.then(() => (this.closed ? undefined : fn()));
-    if (p === undefined) return Promise.resolve();
-    const mine: Promise<void> = p.then(
-      () => {
-        if (this.lane === mine) this.lane = null;
-      },
-      () => {
-        if (this.lane === mine) this.lane = null;
-      },
-    );
-    this.lane = mine;
-    return mine;
   }
 
   /** Close the connection when the token expires, unless it is renewed first. */

@@ -78,11 +78,36 @@ export abstract class Session {
   dirty = false;
   closed = false;
   abstract readonly dialectName: string;
+  /** The last ordered request (see `inOrder`) still in progress, or null. */
+  private lane: Promise<void> | null = null;
 
   constructor(
     protected readonly host: SessionHost,
     public principal: Principal,
   ) {}
+
+  /**
+   * Run `fn` now when no ordered request is in progress, else after the last one (skipped if the
+   * connection has closed meanwhile). Requests that change what a connection receives (subscribe,
+   * unsubscribe, a token renewal) go through here: a subscribe finishes asynchronously (rate
+   * limiter, permission checks, recovery), and one sent right after it must see it done. `fn`
+   * answers the request itself and should not reject. The promise settles once `fn` has finished.
+   */
+  inOrder(fn: () => void | Promise<void>): Promise<void> {
+    const prev = this.lane;
+    const p = prev === null ? fn() : prev.then(() => (this.closed ? undefined : fn()));
+    if (p === undefined) return Promise.resolve();
+    const mine: Promise<void> = p.then(
+      () => {
+        if (this.lane === mine) this.lane = null;
+      },
+      () => {
+        if (this.lane === mine) this.lane = null;
+      },
+    );
+    this.lane = mine;
+    return mine;
+  }
 
   /** Queue an envelope; an envelope matched by two of this session's subscriptions goes once. */
   push(env: Envelope, sub: Subscription): void {
