@@ -14,6 +14,15 @@ export class RecentIds {
     return this.set.has(id);
   }
 
+  /**
+   * Forget an id (its commit failed, so a retry must be accepted). Its ring slot stays: when it
+   * comes round it may forget the id again early, which only means the store's unique index
+   * catches a later repeat instead.
+   */
+  delete(id: string): void {
+    this.set.delete(id);
+  }
+
   add(id: string): void {
     if (this.capacity === 0 || this.set.has(id)) return;
     const old = this.ring[this.next];

@@ -391,9 +391,14 @@ export class Hub {
     } catch (e) {
       // Nothing of this batch is durable, so nothing of it is delivered: clients never see an
       // event that could vanish. Producers waiting for durability get an error. Its ids are free
-      // again for a retry (the dedupe cache may still hold them).
+      // again for a retry: out of the in-flight set and out of the dedupe cache (a retry answered
+      // as a duplicate of a copy that was never stored would lose the event).
       this.committing = false;
-      for (const env of batch) if (env.clientId && env.source !== undefined) this.inflight.delete(env.event.id);
+      for (const env of batch) {
+        if (!env.clientId) continue;
+        if (env.source !== undefined) this.inflight.delete(env.event.id);
+        this.dedupe.delete(env.event.id);
+      }
       this.logger.error({ err: e, events: batch.length }, 'store commit failed; batch dropped');
       this.telemetry.dropped.inc({ reason: 'commit_failed' }, batch.length);
       const err = new PulseError('UNAVAILABLE', 'Store commit failed');
