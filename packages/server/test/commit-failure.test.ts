@@ -43,4 +43,32 @@ describe('a failed commit', () => {
       cleanup(pulse.dir);
     }
   });
+
+  it('does not move the content counters: the next stored value follows the last stored one', async () => {
+    const pulse = await start();
+    const ch = 'content:article-1';
+    const db = new Database(join(pulse.dir, 'pulse.db'));
+    const view = () => ingest(pulse.url, [{ channel: ch, type: 'content_view' }], '?wait=durable');
+    try {
+      expect((await view()).status).toBe(200);
+      expect((await view()).status).toBe(200);
+      db.exec(`CREATE TABLE fail_now (x);
+        CREATE TRIGGER fail_segments BEFORE INSERT ON segments WHEN (SELECT count(*) FROM fail_now) > 0
+        BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+        INSERT INTO fail_now VALUES (1);`);
+      expect((await view()).status).toBe(503);
+      expect((await view()).status).toBe(503);
+      db.exec('DELETE FROM fail_now');
+      expect((await view()).status).toBe(200);
+      const c = await NativeClient.open(pulse.wsUrl);
+      const h = (await c.result({ op: 'history', channel: ch })) as unknown as { events: Array<{ data: { value: number } }> };
+      // 1, 2 stored; the two failed views counted nothing; the next is 3.
+      expect(h.events.map((e) => e.data.value)).toEqual([1, 2, 3]);
+      c.close();
+    } finally {
+      db.close();
+      await pulse.close();
+      cleanup(pulse.dir);
+    }
+  });
 });

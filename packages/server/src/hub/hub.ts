@@ -47,6 +47,11 @@ import type { Envelope } from './envelope.js';
 export interface Enricher {
   enrich(input: NormalizedInput): void;
   prepare?(channel: string): Promise<void> | null;
+  /**
+   * A commit holding events of this channel failed: what `enrich` counted for them is not
+   * stored, so the running state must be read back from the store before the channel's next event.
+   */
+  forget?(channel: string): void;
 }
 
 export interface IngestOptions {
@@ -395,6 +400,7 @@ export class Hub {
       // as a duplicate of a copy that was never stored would lose the event).
       this.committing = false;
       for (const env of batch) {
+        this.enrichers.get(env.ns)?.forget?.(env.event.channel);
         if (!env.clientId) continue;
         if (env.source !== undefined) this.inflight.delete(env.event.id);
         this.dedupe.delete(env.event.id);

@@ -65,6 +65,12 @@ export class ContentCounters implements Enricher {
     this.loaded.add(channel);
   }
 
+  /** A commit with this channel's events failed: read its totals back from the store next time. */
+  forget(channel: string): void {
+    this.loaded.delete(channel);
+    for (const f of CONTENT_FIELDS) this.values.delete(channel + '\u0000' + f);
+  }
+
   get(channel: string, field: ContentField): number {
     return this.values.get(channel + '\u0000' + field) ?? 0;
   }
