@@ -121,6 +121,15 @@ describe('metrics read API', () => {
     expect([r.status, r.body.code]).toEqual([403, 'FORBIDDEN']);
     expect((await http('GET', pulse.url + '/health')).status).toBe(200);
   });
+
+  it('percent-encoded or otherwise spelled paths to the metrics routes are guarded too', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt', env: { NODE_ENV: 'production', ALLOWED_ORIGINS: 'https://app.example' } }));
+    // The router decodes these to the metrics routes; every spelling must need a credential.
+    for (const path of ['/v1/%6Detrics', '/v1/%6Detrics/platform', '/%761/metrics/platform', '/v1/metrics/', '/v1/%73eries?set=platform&metric=transactions.total', '/v1/leaderboar%64?set=platform', '/api/v1/analytics/realtime-metric%73']) {
+      const none = await http<Json>('GET', pulse.url + path);
+      expect([none.status, none.body.code], path).toEqual([401, 'UNAUTHORIZED']);
+    }
+  });
 });
 
 describe('logs', () => {
