@@ -115,7 +115,7 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   installErrorHandler(app, telemetry);
   app.addHook('onRequest', async (req, reply) => {
     const origin = req.headers.origin;
-    if (origin && isOriginAllowed(config.ALLOWED_ORIGINS, origin)) {
+    if (origin && isOriginAllowed(config.ALLOWED_ORIGINS, origin, req.headers.host)) {
       reply.header('Access-Control-Allow-Origin', origin);
       reply.header('Vary', 'Origin');
       reply.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, Content-Encoding, Last-Event-ID');

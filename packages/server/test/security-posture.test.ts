@@ -89,6 +89,38 @@ describe('origins', () => {
   });
 });
 
+describe('origins: a page Pulse serves itself', () => {
+  it('in production, the dashboard (same origin as the server) may open sockets though its origin is not listed; other origins may not', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt', env: { NODE_ENV: 'production', ALLOWED_ORIGINS: 'https://app.example' } }));
+    const token = await tokenFor('dash', null, 'developer');
+    const host = new URL(pulse.url).host;
+    // A browser's WebSocket always sends Origin, also to its own site: the served dashboard's is the server's own.
+    const status = (origin: string, path: string, headers: Record<string, string> = {}) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${pulse.wsUrl}${path}?token=${token}`, { origin, headers });
+        ws.on('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('error', () => undefined);
+      });
+    for (const path of ['/ws', '/ws/metrics', '/analytics', '/api/websocket/analytics']) {
+      expect(await status(pulse.url, path), path).toBe(101);
+      expect(await status(`https://${host}`, path), `${path} behind a TLS proxy`).toBe(101);
+      expect(await status('https://evil.example', path), path).toBe(403);
+      // The Origin must name the host asked for, not merely look like it.
+      expect(await status(`http://${host}.evil.example`, path), path).toBe(403);
+      expect(await status('https://evil.example', path, { host: 'evil.example' }), `${path}, Host forged to match`).toBe(101 /* a non-browser client may forge both: no browser protection is lost */);
+    }
+    const sio = cleanup.closable(SioCollector.connect(pulse.url, { auth: { token }, transports: ['websocket'], extraHeaders: { origin: pulse.url } }));
+    await sio.connected();
+    const bad = cleanup.closable(SioCollector.connect(pulse.url, { auth: { token }, transports: ['websocket'], extraHeaders: { origin: 'https://evil.example' } }));
+    const r = await waitFor(() => bad.records.find((x) => x.event === 'connect' || x.event === 'connect_error'), 'socket.io outcome');
+    expect(r.event).toBe('connect_error');
+  });
+});
+
 describe('operations endpoints', () => {
   it('/status and /metrics answer admins, developers and `read *` keys, not plain users', async () => {
     const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));

@@ -397,7 +397,7 @@ export function attachSocketIo(hub: Hub, auth: Authenticator, http: HttpServer):
     pingTimeout: 60_000,
     cors: { origin: (origin, cb) => cb(null, isOriginAllowed(cfg.ALLOWED_ORIGINS, origin)), credentials: true },
     allowRequest: (req, cb) => {
-      if (!isOriginAllowed(cfg.ALLOWED_ORIGINS, req.headers.origin)) return cb('Origin not allowed', false);
+      if (!isOriginAllowed(cfg.ALLOWED_ORIGINS, req.headers.origin, req.headers.host)) return cb('Origin not allowed', false);
       // Handshakes only (engine.io asks for no other request): refuse past MAX_CONNECTIONS_PER_IP.
       if (hub.guard?.full(req.socket.remoteAddress ?? '')) return cb('LIMIT_EXCEEDED', false);
       cb(null, true);

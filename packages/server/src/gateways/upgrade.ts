@@ -98,7 +98,7 @@ export class UpgradeRouter {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
-      if (!isOriginAllowed(this.hub.config.ALLOWED_ORIGINS, req.headers.origin)) {
+      if (!isOriginAllowed(this.hub.config.ALLOWED_ORIGINS, req.headers.origin, req.headers.host)) {
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }

@@ -102,7 +102,7 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     };
-    if (origin && isOriginAllowed(hub.config.ALLOWED_ORIGINS, origin)) {
+    if (origin && isOriginAllowed(hub.config.ALLOWED_ORIGINS, origin, req.headers.host)) {
       headers['Access-Control-Allow-Origin'] = origin;
       headers['Vary'] = 'Origin';
     }
