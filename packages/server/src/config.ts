@@ -148,6 +148,31 @@ function loadFile(path: string): z.infer<typeof fileSchema> {
   return parsed.data;
 }
 
+/**
+ * Each ALLOWED_ORIGINS entry must be an origin exactly as browsers send it (`https://app.example`,
+ * `http://localhost:5173`), or `*` alone. Anything else would silently never match: a trailing
+ * slash or path, a default port, upper case, a scheme-less host, a wildcard inside an entry.
+ */
+function checkOrigins(value: string): void {
+  for (const raw of value.split(',')) {
+    const o = raw.trim();
+    if (!o || o === '*') continue;
+    if (o.includes('*')) fail(`ALLOWED_ORIGINS: ${JSON.stringify(o)} has a wildcard inside it; list each origin (only * alone means every origin)`);
+    let u: URL | null = null;
+    try {
+      u = new URL(o);
+    } catch {
+      u = null;
+    }
+    const special = u && (u.protocol === 'http:' || u.protocol === 'https:');
+    const exact = u && (special ? u.origin === o : /^[a-z][a-z0-9+.-]*:\/\/[^/?#@]+$/.test(o));
+    if (!exact) {
+      const hint = special && u ? ` (did you mean ${JSON.stringify(u.origin)}?)` : '';
+      fail(`ALLOWED_ORIGINS: ${JSON.stringify(o)} is not an origin; write scheme://host[:port] as browsers send it, without a path or trailing slash${hint}`);
+    }
+  }
+}
+
 /** Parse and check the environment. Throws a PulseError whose message names every bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const cleaned: Record<string, string> = {};
@@ -157,6 +182,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     fail(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }
   const e = parsed.data;
+  checkOrigins(e.ALLOWED_ORIGINS);
   if (e.SKIP_AUTH && e.NODE_ENV !== 'development') fail('SKIP_AUTH=true is only allowed with NODE_ENV=development');
   const hasKey = Boolean(e.JWT_SECRET || e.JWT_PUBLIC_KEY || e.JWKS_URL);
   const prod = e.NODE_ENV === 'production';

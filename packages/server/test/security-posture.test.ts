@@ -57,6 +57,28 @@ describe('production refuses to start unsafely', () => {
   });
 });
 
+describe('ALLOWED_ORIGINS entries that could never match are refused at start, with the fix named', () => {
+  const base = { JWT_SECRET: TEST_SECRET };
+  it.each([
+    ['a trailing slash', 'https://app.example/', /"https:\/\/app\.example\/" is not an origin.*did you mean "https:\/\/app\.example"/],
+    ['a path', 'https://app.example/dashboard', /did you mean "https:\/\/app\.example"/],
+    ['no scheme', 'app.example', /"app\.example" is not an origin/],
+    ['a default port', 'https://app.example:443', /did you mean "https:\/\/app\.example"/],
+    ['upper case', 'https://App.example', /did you mean "https:\/\/app\.example"/],
+    ['a wildcard subdomain', 'https://*.app.example', /wildcard inside/],
+    ['one bad entry among good ones', 'https://a.example, https://b.example/', /"https:\/\/b\.example\/"/],
+  ])('%s', (_name, origins, why) => {
+    for (const env of ['development', 'production']) expect(refusal({ ...base, NODE_ENV: env, ALLOWED_ORIGINS: origins }), env).toMatch(why);
+  });
+
+  it('accepts origins as browsers send them, and * alone outside production', () => {
+    for (const ok of ['https://app.example', 'http://localhost:5173, https://admin.example:8443', 'capacitor://localhost', 'http://[::1]:3000']) {
+      expect(refusal({ ...base, NODE_ENV: 'production', ALLOWED_ORIGINS: ok }), ok).toBe('started');
+    }
+    expect(refusal({ ...base, ALLOWED_ORIGINS: '*' })).toBe('started');
+  });
+});
+
 describe('origins', () => {
   it('CORS headers and WebSocket / Socket.IO upgrades follow ALLOWED_ORIGINS', async () => {
     const pulse = cleanup.server(await startTestServer({ env: { ALLOWED_ORIGINS: 'https://app.example,https://admin.example' } }));
