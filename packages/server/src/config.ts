@@ -9,7 +9,7 @@ import { PulseError } from '@pulse/protocol';
 import { SUPPORTED_ALGS } from './auth/tokens.js';
 
 const bool = z
-  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])])
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])], { error: 'must be true, false, 1, 0, yes or no' })
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -125,10 +125,14 @@ const BUILTIN_NAMESPACES: Record<string, Partial<z.input<typeof namespacePolicyS
   bench: { subscribe: 'public' },
 };
 
-const fileSchema = z.object({
-  namespaces: z.record(z.string().regex(/^[A-Za-z0-9_\-]+$/), namespacePolicySchema.partial()).optional(),
-  defaultPolicy: namespacePolicySchema.partial().optional(),
-});
+// Strict: a misspelt key (`subscibe: admin`, `defaultpolicy:`) would otherwise be dropped in
+// silence, leaving the namespace open to every authenticated user.
+const fileSchema = z
+  .object({
+    namespaces: z.record(z.string().regex(/^[A-Za-z0-9_\-]+$/), namespacePolicySchema.partial().strict()).optional(),
+    defaultPolicy: namespacePolicySchema.partial().strict().optional(),
+  })
+  .strict();
 
 function fail(msg: string): never {
   throw new PulseError('INVALID_REQUEST', `Invalid configuration: ${msg}`);
@@ -144,7 +148,7 @@ function loadFile(path: string): z.infer<typeof fileSchema> {
     fail(`PULSE_CONFIG ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
   }
   const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) fail(`PULSE_CONFIG ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) fail(`PULSE_CONFIG ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'top level'}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 

@@ -4,7 +4,7 @@
  * token or secret reaches the logs; event data loses `__proto__` / `constructor` keys.
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
@@ -76,6 +76,26 @@ describe('ALLOWED_ORIGINS entries that could never match are refused at start, w
       expect(refusal({ ...base, NODE_ENV: 'production', ALLOWED_ORIGINS: ok }), ok).toBe('started');
     }
     expect(refusal({ ...base, ALLOWED_ORIGINS: '*' })).toBe('started');
+  });
+});
+
+describe('PULSE_CONFIG: a misspelt policy key stops the start instead of leaving the namespace open', () => {
+  it.each([
+    ['a misspelt subscribe level key', 'namespaces:\n  staff: { subscibe: admin }\n', /namespaces\.staff: Unrecognized key: "subscibe"/],
+    ['a misspelt defaultPolicy', 'defaultpolicy: { subscribe: admin }\n', /top level: Unrecognized key: "defaultpolicy"/],
+    ['a misspelt key in defaultPolicy', 'defaultPolicy: { subcribe: admin }\n', /defaultPolicy: Unrecognized key: "subcribe"/],
+  ])('%s', (_name, yaml, why) => {
+    const file = join(tempDir(), 'pulse.yaml');
+    writeFileSync(file, yaml);
+    expect(refusal({ JWT_SECRET: TEST_SECRET, PULSE_CONFIG: file })).toMatch(why);
+  });
+
+  it('the documented example still loads, with its levels applied', () => {
+    const file = join(tempDir(), 'pulse.yaml');
+    writeFileSync(file, 'namespaces:\n  staff: { subscribe: admin }\n  chat:  { subscribe: authenticated, publish: authenticated }\n  inbox: { subscribe: owner, publish: owner }\ndefaultPolicy: { subscribe: admin }\n');
+    const c = loadConfig({ JWT_SECRET: TEST_SECRET, PULSE_CONFIG: file });
+    expect([c.namespaces.staff.subscribe, c.namespaces.chat.publish, c.namespaces.inbox.subscribe, c.defaultPolicy.subscribe]).toEqual(['admin', 'authenticated', 'owner', 'admin']);
+    expect(refusal({ JWT_SECRET: TEST_SECRET, SKIP_AUTH: 'TRUE' })).toMatch(/SKIP_AUTH: must be true, false, 1, 0, yes or no/);
   });
 });
 
