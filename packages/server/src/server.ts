@@ -33,6 +33,7 @@ import { registerDashboard } from './http/dashboard.js';
 import { createMetrics, metricsOptionsFromEnv, registerMetricsRoutes } from './metrics/index.js';
 import { attachSimulator } from './sources/simulate.js';
 import { isOriginAllowed } from './http/origins.js';
+import { watchRevocations } from './auth/revocation.js';
 import type { HttpContext } from './http/context.js';
 import type { Store } from './ports.js';
 
@@ -84,6 +85,8 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   await hub.init();
   const keys = new ApiKeys(store, { cacheMs: config.API_KEY_CACHE_MS });
   const auth = new Authenticator(authOptionsFromConfig(config, keys));
+  // A revoked key ends the connections it opened (checked as often as the key cache refreshes).
+  const stopRevocations = watchRevocations(keys, hub.sessions, Math.max(1000, config.API_KEY_CACHE_MS));
   hub.guard = new Guard(config, telemetry.limited);
   const counters = new ContentCounters(hub);
   hub.setEnricher('content', counters);
@@ -186,6 +189,7 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
         for (const sock of io!.sockets.sockets.values()) sock.conn.close();
         io!.engine.close();
         await app.close();
+        stopRevocations();
         await keys.close().catch(() => undefined);
         await hub.guard?.close();
         await store.close();

@@ -12,7 +12,7 @@ import { PulseError } from '@pulse/protocol';
 import { ApiKeys, patternCovers } from '../src/auth/keys.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { keysCommand } from '../src/auth/keys-cli.js';
-import { startTestServer, Cleanup, tempDir, http, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
+import { startTestServer, Cleanup, SioCollector, tempDir, http, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
 import { openNative, call } from './security-helpers.js';
 import { join } from 'node:path';
 import { childEnv } from './services.js';
@@ -121,6 +121,44 @@ describe('keys over HTTP and sockets', () => {
     const after = await post(pulse, { channel: 'analytics:search', type: 'q' }, { 'x-api-key': key });
     expect([after.status, after.body.code]).toEqual([401, 'UNAUTHORIZED']);
     expect((await cli(['keys', 'nope'], env)).code).toBe(2);
+  });
+
+  it('revoking a key (from another process, as the CLI does) ends its open connections: native 4001, SSE, Socket.IO', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt', env: { API_KEY_CACHE_MS: '200' } }));
+    const { key, record } = await new ApiKeys(pulse.hub.store).create({ name: 'leaked', operations: ['subscribe'], channels: ['market:*'] });
+    const keep = (await new ApiKeys(pulse.hub.store).create({ name: 'kept', operations: ['subscribe'], channels: ['market:*'] })).key;
+    const ws = cleanup.closable(await openNative(pulse, key));
+    expect((await call(ws, { op: 'subscribe', channel: 'market:r' })).type).toBe('reply');
+    const other = cleanup.closable(await openNative(pulse, keep));
+    expect((await call(other, { op: 'subscribe', channel: 'market:r' })).type).toBe('reply');
+    const sse = await fetch(`${pulse.url}/v1/stream?channel=market:r`, { headers: { 'x-api-key': key } });
+    expect(sse.status).toBe(200);
+    const reader = sse.body!.getReader();
+    let sseText = '';
+    let sseEnded = false;
+    void (async () => {
+      for (;;) {
+        const r = await reader.read().catch(() => ({ done: true, value: undefined }));
+        if (r.done) break;
+        sseText += new TextDecoder().decode(r.value);
+      }
+      sseEnded = true;
+    })();
+    await waitFor(() => sseText.includes('event: subscribed'), 'SSE subscribed');
+    const sio = cleanup.closable(SioCollector.connect(pulse.url, { auth: { token: key }, transports: ['websocket'] }));
+    await sio.connected();
+
+    // Revoked by another instance over the same store (the CLI in another process does this).
+    await new ApiKeys(pulse.hub.store).revoke(record.id);
+    const admin = await tokenFor('ops', null, 'admin');
+    expect((await post(pulse, { channel: 'market:r', type: 'after', id: 'after-revoke' }, { authorization: `Bearer ${admin}` })).status).toBe(200);
+    const closed = await ws.closed({ timeoutMs: 5000 });
+    expect(closed.code).toBe(4001);
+    await waitFor(() => sseEnded, { what: 'SSE stream ended', timeoutMs: 5000 });
+    await waitFor(() => sio.records.some((r) => r.event === 'disconnect'), { what: 'Socket.IO disconnected', timeoutMs: 5000 });
+    // The other key's connection is untouched and keeps receiving.
+    await waitFor(() => other.messages.some((m) => m.type === 'events' && (m.events as Json[]).some((e) => e.id === 'after-revoke')), 'kept key still receives');
+    expect(other.closeCode).toBeNull();
   });
 
   it('a key bound to an organisation stamps its events and cannot write into another', async () => {

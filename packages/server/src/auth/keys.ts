@@ -159,6 +159,16 @@ export class ApiKeys implements KeyVerifier {
     };
   }
 
+  /**
+   * Whether the key with this id is still accepted (known and not revoked), as `verify` would
+   * see it now: read through the same cache, so a revocation made in another process shows
+   * within `cacheMs`.
+   */
+  async active(id: string): Promise<boolean> {
+    const rec = await this.cached(id);
+    return rec !== null && rec.revokedAt === null;
+  }
+
   /** Write pending last-used times. */
   async flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
