@@ -63,6 +63,26 @@ describe('Authenticator', () => {
     expect(await codeOf(a.verify('not.a.jwt'))).toBe('UNAUTHORIZED');
   });
 
+  it('JWT_CLOCK_TOLERANCE_S allows that much skew on exp and nbf, no more; a token over 8 KB is refused unread', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const strict = new Authenticator({ secret: TEST_SECRET, skipAuth: false });
+    const lenient = new Authenticator({ secret: TEST_SECRET, clockToleranceSec: 30, skipAuth: false });
+    const expired10s = await sign(hs, 'HS256', { userId: 'u' }, { exp: now - 10 });
+    const early10s = await sign(hs, 'HS256', { userId: 'u' }, { nbf: now + 10 });
+    const expired60s = await sign(hs, 'HS256', { userId: 'u' }, { exp: now - 60 });
+    expect([await codeOf(strict.verify(expired10s)), await codeOf(strict.verify(early10s))]).toEqual(['TOKEN_EXPIRED', 'UNAUTHORIZED']);
+    expect([await codeOf(lenient.verify(expired10s)), await codeOf(lenient.verify(early10s))]).toEqual(['OK', 'OK']);
+    expect(await codeOf(lenient.verify(expired60s))).toBe('TOKEN_EXPIRED');
+    // Validly signed either way: the size alone decides.
+    const sized = (n: number) => sign(hs, 'HS256', { userId: 'u', pad: 'x'.repeat(n) });
+    const small = await sized(5800);
+    const big = await sized(6300);
+    expect(small.length).toBeLessThanOrEqual(8192);
+    expect(big.length).toBeGreaterThan(8192);
+    expect(await codeOf(strict.verify(small))).toBe('OK');
+    await expect(strict.verify(big)).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: 'Token too long' });
+  });
+
   it('verifies RS256 and ES256 from a PEM, with the algorithm pinned to the key', async () => {
     const r = new Authenticator({ publicKey: rsaPem, skipAuth: false });
     const e = new Authenticator({ publicKey: ecPem, skipAuth: false });
