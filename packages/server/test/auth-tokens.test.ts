@@ -231,6 +231,31 @@ describe('expiry on a live connection', () => {
     expect((await call(b, { op: 'ping' })).type).toBe('reply');
   });
 
+  it('native: an in-band renewal may not narrow what the connection already receives (role or organisation), so a demoted admin does not keep reading other users\' channels', async () => {
+    const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));
+    const tok = (claims: Record<string, unknown>) => sign(hs, 'HS256', { userId: 'boss', ...claims }, { exp: '1h' });
+    const c = cleanup.closable(await openNative(pulse, await tok({ role: 'admin' })));
+    expect((await call(c, { op: 'subscribe', channel: 'user:*' })).type).toBe('reply');
+    // Demoted: the same user, now a plain user. The renewal is refused; the connection keeps the
+    // admin token only until it expires (4009), then reconnects with what it may now read.
+    const demoted = await call(c, { op: 'auth', token: await tok({ role: 'user' }) });
+    expect([demoted.type, demoted.code]).toEqual(['error', 'FORBIDDEN']);
+    expect(String(demoted.message)).toContain('user:*');
+
+    // Organisation: a subscription scoped to org A is not carried over to a token for org B.
+    const m = cleanup.closable(await openNative(pulse, await tok({ userId: 'member', organizationId: 'A' })));
+    expect((await call(m, { op: 'subscribe', channel: 'market:org' })).type).toBe('reply');
+    expect((await call(m, { op: 'auth', token: await tok({ userId: 'member', organizationId: 'B' }) })).code).toBe('FORBIDDEN');
+    // Renewals that keep or widen rights pass: same claims, and a promotion to admin.
+    expect((await call(m, { op: 'auth', token: await tok({ userId: 'member', organizationId: 'A' }) })).type).toBe('reply');
+    expect((await call(m, { op: 'auth', token: await tok({ userId: 'member', organizationId: 'A', role: 'admin' }) })).type).toBe('reply');
+    // A refused renewal changed nothing: the admin connection still receives a user's channel.
+    const admin = await tok({ userId: 'ops', role: 'admin' });
+    const r = await fetch(`${pulse.url}/v1/events?wait=durable`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'user:SPX', type: 't', id: 'to-x' }) });
+    expect(r.status).toBe(200);
+    await waitFor(() => c.messages.some((x) => x.type === 'events' && (x.events as Json[]).some((e) => e.id === 'to-x')), 'admin connection still receives');
+  });
+
   it('SSE: ends the stream with `event: error` TOKEN_EXPIRED', async () => {
     const pulse = cleanup.server(await startTestServer({ auth: 'jwt' }));
     const t = await sign(hs, 'HS256', { userId: 'u1' }, { exp: Math.floor(Date.now() / 1000) + 2 });

@@ -195,3 +195,31 @@ export function canOperate(p: Principal): boolean {
   if (p.key) return p.key.operations.has('read') && p.key.channels.includes('*');
   return isDev(p) || (isUser(p) && (p.role === 'admin' || p.role === 'developer'));
 }
+
+/**
+ * A credential renewed in-band on a live connection may not narrow what the connection already
+ * receives: its subscriptions were allowed, and scoped to an organisation, for the old one. The
+ * first held subscription the new principal could not have made as it is (not allowed, or another
+ * organisation scope), or null when every one could. The caller refuses such a renewal; the old
+ * credential's expiry then ends the connection, and the client reconnects with the new one.
+ */
+export function narrowedByRenewal(
+  cfg: PolicySource,
+  next: Principal,
+  held: Iterable<{ readonly target: string; readonly orgId: string | null; readonly system: boolean }>,
+): string | null {
+  for (const sub of held) {
+    if (sub.system) continue;
+    if (!canSubscribe(cfg, next, sub.target)) return sub.target;
+    // Sees every organisation: any scope the subscription has is within its rights.
+    if (orgUnrestricted(next)) continue;
+    let scope: string | null;
+    try {
+      scope = orgScope(next, sub.orgId === NO_ORG ? null : sub.orgId);
+    } catch {
+      return sub.target;
+    }
+    if (scope !== sub.orgId) return sub.target;
+  }
+  return null;
+}

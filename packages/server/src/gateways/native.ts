@@ -17,7 +17,7 @@ import { Dialect, nativeJson } from '../hub/envelope.js';
 import { WsSession, type WsCodec, type ControlFormat } from './ws-session.js';
 import type { Principal } from '../auth/principal.js';
 import type { Authenticator } from '../auth/tokens.js';
-import { visibleEvents } from '../auth/permissions.js';
+import { visibleEvents, narrowedByRenewal } from '../auth/permissions.js';
 
 /** `error{code, message}` (as request errors, without an id), or `closing{code: close code, reason}`. */
 export const nativeControl: ControlFormat = (n) =>
@@ -158,6 +158,8 @@ async function handle(hub: Hub, auth: Authenticator, s: WsSession, m: ClientMess
     case 'auth': {
       const p = await auth.verify(m.token);
       if (s.principal.authenticated && p.userId !== s.principal.userId) throw new PulseError('FORBIDDEN', 'A renewed token must be for the same user');
+      const narrowed = narrowedByRenewal(hub.config, p, s.subs.values());
+      if (narrowed !== null) throw new PulseError('FORBIDDEN', `The renewed token may not receive ${narrowed} as this connection does; reconnect with it`);
       s.principal = p;
       s.armTokenExpiry();
       return { userId: p.userId, expiresAt: p.expiresAt };
