@@ -193,6 +193,7 @@ export class PulseClient {
           this.api.channels(prefixOf(cs.target)).then(
             (list) => {
               cs.learnChannels(list);
+              if (this.channelSubs.get(cs.target) !== cs) return; // released meanwhile: do not subscribe again
               if (cs.discovered.size > 0 && t === this.conn.current) this.sendSubscribe(t, cs, outcome);
               else this.confirm(cs, outcome, spec);
             },

@@ -52,6 +52,9 @@ function read(v: string | (() => string)): string {
   return typeof v === 'function' ? v() : v;
 }
 
+/** The longest delay `setTimeout` honours; longer ones fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The error reported when `getToken()` throws or rejects while a transport (or a probe) is being opened. */
 function getTokenFailed(err: unknown): PulseError {
   return new PulseError('UNAUTHORIZED', `getToken() failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -248,7 +251,15 @@ export class Connection {
     // Unknown expiry, or a token already inside the renewal window: the 4009 path handles it.
     if (exp === null || exp - this.env.timers.now() <= lead) return;
     const gen = this.generation;
-    this.renewTimer = this.env.timers.setTimeout(() => void this.renew(gen, t), exp - this.env.timers.now() - lead);
+    const wait = exp - this.env.timers.now() - lead;
+    // Timers fire at once past 2^31-1 ms (~24.8 days): for a longer-lived token, look again later.
+    if (wait > MAX_TIMER_MS) {
+      this.renewTimer = this.env.timers.setTimeout(() => {
+        if (gen === this.generation && t === this.transport_) this.scheduleRenewal();
+      }, MAX_TIMER_MS);
+      return;
+    }
+    this.renewTimer = this.env.timers.setTimeout(() => void this.renew(gen, t), wait);
   }
 
   private async renew(gen: number, t: WebSocketTransport): Promise<void> {
@@ -278,6 +289,11 @@ export class Connection {
     this.transport_ = undefined;
     this.setTransportKind(null);
     this.env.timers.clearTimeout(this.probeTimer);
+    // A probe still opening belongs to the connection that just ended: adopted later it would
+    // bypass the state machine (and the reconnect timer would orphan it). The reconnect decides.
+    const probe = this.probe;
+    this.probe = undefined;
+    probe?.close();
     this.env.timers.clearTimeout(this.renewTimer);
     const cls = classifyClose(info.code);
     const code: TransitionCode = info.errorCode && info.errorCode in TRANSITION_FROM_ERROR ? TRANSITION_FROM_ERROR[info.errorCode]! : cls.code;

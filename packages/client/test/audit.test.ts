@@ -1,0 +1,188 @@
+/**
+ * Audit of issue #5: races and long-run behaviour the other suites did not reach. Scripted
+ * socket + fake timers where timing must be exact; the real server where it can be.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { generateToken, type PulseServer } from '@pulse/server';
+import { PulseClient } from '../src/client.js';
+import type { WebSocketCtor, WebSocketLike } from '../src/env.js';
+import { devServer, seq, tempDir, until } from './helpers.js';
+
+class ScriptedSocket implements WebSocketLike {
+  static all: ScriptedSocket[] = [];
+  readyState = 0;
+  sent: Array<Record<string, unknown>> = [];
+  onopen: WebSocketLike['onopen'] = null;
+  onmessage: WebSocketLike['onmessage'] = null;
+  onclose: WebSocketLike['onclose'] = null;
+  onerror: WebSocketLike['onerror'] = null;
+  constructor(readonly url: string) {
+    ScriptedSocket.all.push(this);
+  }
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as Record<string, unknown>);
+  }
+  close(code = 1000, reason = ''): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  push(msg: unknown): void {
+    this.onmessage?.({ data: JSON.stringify(msg) });
+  }
+  welcome(): void {
+    this.readyState = 1;
+    this.push({ type: 'welcome', protocol: 1, session: 's', userId: null, serverTime: 0, heartbeatMs: 0 });
+  }
+  drop(code = 1006, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  reply(op: string, result: unknown): void {
+    const req = [...this.sent].reverse().find((m) => m.op === op);
+    if (!req) throw new Error(`no ${op} request sent`);
+    this.push({ type: 'reply', id: req.id, op, result });
+  }
+}
+const last = () => ScriptedSocket.all[ScriptedSocket.all.length - 1]!;
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  ScriptedSocket.all = [];
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function deferred<T>(): { promise: Promise<T>; resolve(v: T): void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('unsubscribe while a pattern resubscription is pending', () => {
+  it('does not subscribe the server again to a target nobody holds', async () => {
+    vi.useFakeTimers();
+    const listings: Array<ReturnType<typeof deferred<Response>>> = [];
+    const fetchStub = (async (url: string) => {
+      if (String(url).includes('/v1/channels?prefix=')) {
+        const d = deferred<Response>();
+        listings.push(d);
+        return d.promise;
+      }
+      throw new Error(`unexpected fetch ${url}`);
+    }) as unknown as typeof fetch;
+    const list = (channels: string[]) =>
+      new Response(JSON.stringify({ channels: channels.map((channel) => ({ channel, epoch: 'e1', offset: 3 })) }), { headers: { 'content-type': 'application/json' } });
+    const client = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, fetch: fetchStub, transports: ['websocket'], backoff: { minDelay: 10, maxDelay: 10 } });
+    const sub = client.subscribe('market:*', {}, () => {});
+    client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    last().welcome();
+    last().reply('subscribe', {});
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sub.state).toBe('subscribed');
+    // Baseline listing: no channels yet.
+    listings[0]!.resolve(list([]));
+    await vi.advanceTimersByTimeAsync(0);
+
+    // The connection drops and comes back; the resubscription is confirmed and the pattern lists
+    // its channels again (one was created meanwhile)…
+    last().drop(1006);
+    await vi.advanceTimersByTimeAsync(10);
+    const s2 = last();
+    s2.welcome();
+    s2.reply('subscribe', {});
+    await vi.advanceTimersByTimeAsync(0);
+    expect(listings.length).toBe(2);
+    // …and the app unsubscribes before that listing answers.
+    sub.unsubscribe();
+    expect(s2.sent.at(-1)).toMatchObject({ op: 'unsubscribe', channel: 'market:*' });
+    listings[1]!.resolve(list(['market:new']));
+    await vi.advanceTimersByTimeAsync(0);
+    // The server must not be asked to subscribe again to what the app released.
+    expect(s2.sent.at(-1)).toMatchObject({ op: 'unsubscribe', channel: 'market:*' });
+    client.disconnect();
+  });
+});
+
+describe('the WebSocket probe while on a fallback', () => {
+  it('is abandoned when the fallback transport closes, so it cannot take over a reconnecting client', async () => {
+    vi.useFakeTimers();
+    let streamCtl: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const enc = new TextEncoder();
+    const fetchStub = (async (url: string) => {
+      if (String(url).includes('/v1/stream')) {
+        const body = new ReadableStream<Uint8Array>({ start: (c) => void (streamCtl = c) });
+        return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+      }
+      throw new Error(`unexpected fetch ${url}`);
+    }) as unknown as typeof fetch;
+    const client = new PulseClient({
+      url: 'http://pulse.test',
+      WebSocket: ScriptedSocket,
+      fetch: fetchStub,
+      transports: ['websocket', 'sse'],
+      backoff: { minDelay: 1000, maxDelay: 1000 },
+      upgradeProbeMs: 60_000,
+    });
+    client.subscribe('orders:o1', {}, () => {});
+    client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    last().drop(1006); // the upgrade is refused: fall back to SSE
+    await vi.advanceTimersByTimeAsync(0);
+    streamCtl!.enqueue(enc.encode('event: subscribed\ndata: {"channel":"orders:o1"}\n\n'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(client.state).toBe('connected');
+    expect(client.transportKind).toBe('sse');
+    // The first probe comes after max(250 ms, minDelay).
+    await vi.advanceTimersByTimeAsync(1000);
+    const probe = last();
+    expect(ScriptedSocket.all.length).toBe(2);
+    // The SSE stream ends (server restart) while the probe is still opening.
+    streamCtl!.close();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(client.state).toBe('reconnecting');
+    // The probe belongs to the connection that just ended: it must be gone, not adopted later
+    // behind the state machine's back (the state would stay `reconnecting` on a live socket,
+    // and the reconnect timer would then orphan it).
+    expect(probe.readyState).toBe(3);
+    await vi.advanceTimersByTimeAsync(1000);
+    const fresh = last();
+    expect(fresh).not.toBe(probe);
+    fresh.welcome();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(client.state).toBe('connected');
+    expect(ScriptedSocket.all.filter((s) => s.readyState !== 3)).toEqual([fresh]);
+    client.disconnect();
+  });
+});
+
+describe('token renewal with a long-lived token (real server)', () => {
+  it('does not renew at once in a loop when exp is beyond the timer range (~24.8 days)', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.remove());
+    const SECRET = 'test-secret-test-secret-test-secret';
+    const server: PulseServer = await devServer(tmp.dir, { SKIP_AUTH: 'false', JWT_SECRET: SECRET });
+    cleanups.push(() => server.close());
+    let calls = 0;
+    const getToken = async () => {
+      calls++;
+      return generateToken('user-long', null, 'user', { secret: SECRET, expiresIn: '30d' });
+    };
+    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor, getToken });
+    cleanups.push(() => client.disconnect());
+    let renewed = 0;
+    client.on('tokenRenewed', () => renewed++);
+    const got: number[] = [];
+    const sub = client.subscribe('market:long', {}, (e) => got.push(e.data.n as number));
+    client.connect();
+    await sub.ready;
+    await new Promise((r) => setTimeout(r, 500));
+    await server.hub.ingest(seq(1, 3).map((n) => ({ channel: 'market:long', type: 'trade', data: { n } })), { wait: 'durable' });
+    await until(() => got.length === 3, 'events');
+    // A token valid for 30 days needs no renewal within half a second.
+    expect(renewed).toBe(0);
+    expect(calls).toBe(1);
+  });
+});
