@@ -93,7 +93,7 @@ export class PulseClient {
       env,
       {
         specs: () => [...this.channelSubs.values()].map((c) => c.spec()),
-        sinceOf: (target) => this.channelSubs.get(target)?.since(),
+        sinceOf: (target, maxBytes) => this.channelSubs.get(target)?.since(maxBytes),
         attach: (t) => {
           for (const cs of this.channelSubs.values()) this.sendSubscribe(t, cs);
         },

@@ -37,7 +37,7 @@ export interface ConnectionEvents {
 export interface ConnectionHost {
   /** Every subscription, for a transport that takes them all up front (SSE). */
   specs(): SubscribeSpec[];
-  sinceOf(target: string): SubscribeSpec['since'];
+  sinceOf(target: string, maxBytes?: number): SubscribeSpec['since'];
   /** A transport is ready (opened, or adopted after a switch): subscribe everything on it. */
   attach(t: Transport): void;
   onEvents(events: PulseEvent[]): void;
@@ -199,7 +199,7 @@ export class Connection {
     const self = {} as { t: Transport };
     const handlers = this.handlersFor(self, index);
     const timeout = this.requestTimeoutMs;
-    const sinceOf = (target: string) => this.host.sinceOf(target);
+    const sinceOf = (target: string, maxBytes?: number) => this.host.sinceOf(target, maxBytes);
     try {
       if (kind === 'websocket') self.t = new WebSocketTransport(this.wsUrl(token), this.env, handlers, timeout);
       else if (kind === 'sse') {

@@ -14,6 +14,8 @@ export class PositionTracker {
   accept(ev: Pick<PulseEvent, 'channel' | 'epoch' | 'offset'>): boolean {
     const cur = this.byChannel.get(ev.channel);
     if (cur && cur.epoch === ev.epoch && ev.offset <= cur.offset) return false;
+    // Re-inserted so the map's order is least to most recently delivered (see ChannelSub.since).
+    if (cur) this.byChannel.delete(ev.channel);
     this.byChannel.set(ev.channel, { epoch: ev.epoch, offset: ev.offset });
     return true;
   }

@@ -12,6 +12,9 @@ interface Waiter {
   timer: unknown;
 }
 
+/** A pattern's share of the stream URL for its `since` (URL-encoded it grows by about a fifth). */
+const SSE_SINCE_BUDGET_BYTES = 6 * 1024;
+
 function sinceKeys(s: SubscribeSpec['since']): string {
   if (!s) return '';
   if (typeof (s as Position).offset === 'number') return '.';
@@ -25,7 +28,7 @@ export interface SseTransportOptions {
   handlers: TransportHandlers;
   requestTimeoutMs: number;
   /** Current resume point of a target, read when the stream is reopened. */
-  sinceOf(target: string): SubscribeSpec['since'];
+  sinceOf(target: string, maxBytes?: number): SubscribeSpec['since'];
   initial: SubscribeSpec[];
 }
 
@@ -114,7 +117,8 @@ export class SseTransport implements Transport {
       q.append('channel', spec.target);
       if (spec.types) for (const t of spec.types) types.add(t);
       else anyUnfiltered = true;
-      const s = this.o.sinceOf(spec.target) ?? spec.since;
+      // The whole request line must stay under the server's header limit (16 KiB in Node).
+      const s = this.o.sinceOf(spec.target, SSE_SINCE_BUDGET_BYTES) ?? spec.since;
       if (s && typeof s.offset === 'number' && typeof s.epoch === 'string') since.push(formatSince(spec.target, s as Position));
       else if (s) for (const [ch, pos] of Object.entries(s as Record<string, Position>)) since.push(formatSince(ch, pos));
     }

@@ -132,6 +132,11 @@ export class Subscription<D = Record<string, unknown>> {
   }
 }
 
+/** The server reads at most this many channels of a pattern's `since`. */
+const MAX_SINCE_CHANNELS = 1000;
+/** A pattern's `since` on the WebSocket: half the server's default 64 KiB frame limit. */
+export const SINCE_BUDGET_BYTES = 32 * 1024;
+
 /** One server-side subscription (per target): positions, dedupe and the local handles. */
 export class ChannelSub {
   readonly positions = new PositionTracker();
@@ -155,17 +160,42 @@ export class ChannelSub {
     return [...out].sort();
   }
 
-  /** Where to resume: the tracked position(s), or the app's initial `since`. */
-  since(): SubscribeSpec['since'] {
+  /**
+   * Set when a `since()` had to leave channels out (see there); read and cleared by the next
+   * confirmation, which then reports `recovered: false`.
+   */
+  private sinceTruncated = false;
+
+  /**
+   * Where to resume: the tracked position(s), or the app's initial `since`. A pattern's map is
+   * bounded: the server reads at most 1000 channels and refuses a frame (or URL) over its size
+   * limit, which would fail every resubscription. The most recently delivered channels go first;
+   * the ones left out cannot be replayed, so the confirmation says `recovered: false`.
+   */
+  since(maxBytes: number = SINCE_BUDGET_BYTES): SubscribeSpec['since'] {
     if (!isPattern(this.target)) return this.positions.get(this.target) ?? this.initialSince;
     // Patterns: every channel known to exist since the subscription, at its delivered position,
     // else where it stood when the pattern was subscribed (baseline), else from its start
     // (discovered after the subscription: all its events are new to this subscriber).
     const out: Record<string, Position> = {};
-    for (const [ch, p] of this.discovered) out[ch] = p;
-    if (this.baseline) for (const [ch, p] of this.baseline) out[ch] = p;
-    for (const [ch, p] of this.positions.entries()) out[ch] = p;
-    return Object.keys(out).length > 0 ? out : undefined;
+    let bytes = 0;
+    let n = 0;
+    const add = (ch: string, p: Position): void => {
+      if (Object.prototype.hasOwnProperty.call(out, ch)) return;
+      const cost = ch.length + p.epoch.length + 40;
+      if (n >= MAX_SINCE_CHANNELS || bytes + cost > maxBytes) {
+        this.sinceTruncated = true;
+        return;
+      }
+      out[ch] = p;
+      bytes += cost;
+      n++;
+    };
+    const delivered = this.positions.entries();
+    for (let i = delivered.length - 1; i >= 0; i--) add(delivered[i]![0], delivered[i]![1]);
+    for (const [ch, p] of this.discovered) add(ch, p);
+    if (this.baseline) for (const [ch, p] of this.baseline) add(ch, p);
+    return n > 0 ? out : undefined;
   }
 
   /**
@@ -205,7 +235,9 @@ export class ChannelSub {
     // Adopt the head only for a fresh subscription: after a `since`, the replay that follows
     // the reply carries offsets at or below the head and must not be mistaken for duplicates.
     if (!sentSince && outcome.position && !isPattern(this.target)) this.positions.advance(this.target, outcome.position);
-    const info: SubscribedInfo = { target: this.target, recovered: outcome.recovered, resubscribed: this.confirmed };
+    const recovered = sentSince && this.sinceTruncated ? false : outcome.recovered;
+    this.sinceTruncated = false;
+    const info: SubscribedInfo = { target: this.target, recovered, resubscribed: this.confirmed };
     this.confirmed = true;
     for (const s of this.subs) s.confirm(info);
     return info;
