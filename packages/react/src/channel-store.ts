@@ -14,6 +14,8 @@ export interface ChannelSnapshot<D> {
   status: 'idle' | 'pending' | 'subscribed';
   /** `false` after a reconnect that could not replay everything: refetch. */
   recovered: boolean | undefined;
+  /** How many (re)subscriptions reported `recovered: false`: changes on each one, so an app refetches every time. */
+  gaps: number;
   error: PulseError | null;
 }
 
@@ -29,7 +31,7 @@ export class ChannelStore<D = Record<string, unknown>> {
   private keys = new Set<string>();
   private pending: Array<TypedEvent<D>> = [];
   private flushQueued = false;
-  private snapshot: ChannelSnapshot<D> = { events: [], latest: null, count: 0, status: 'idle', recovered: undefined, error: null };
+  private snapshot: ChannelSnapshot<D> = { events: [], latest: null, count: 0, status: 'idle', recovered: undefined, gaps: 0, error: null };
 
   constructor(
     private readonly client: PulseClient,
@@ -84,7 +86,8 @@ export class ChannelStore<D = Record<string, unknown>> {
       sub.on('subscribed', (i) => {
         confirmed.add(target);
         const recovered = i.recovered === false ? false : this.snapshot.recovered === false ? false : i.recovered;
-        this.set({ status: confirmed.size === this.targets.length ? 'subscribed' : 'pending', recovered, error: null });
+        const gaps = this.snapshot.gaps + (i.recovered === false ? 1 : 0);
+        this.set({ status: confirmed.size === this.targets.length ? 'subscribed' : 'pending', recovered, gaps, error: null });
       });
       sub.on('error', (e) => this.set({ error: e }));
       this.subs.push(sub);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import type { ConnectionState, PulseClient, StateChange, TransportKind } from '@pulse/client';
 import { PulseError } from '@pulse/client';
 import type { MetricSnapshot } from '@pulse/protocol';
@@ -136,12 +136,11 @@ export function useMetricsOf<V = MetricSnapshot['values']>(client: PulseClient, 
   useEffect(() => {
     if (connected && error) refetch();
   }, [connected]); // eslint-disable-line react-hooks/exhaustive-deps
-  const recoveredFalse = live.recovered === false;
-  const seen = useRef(false);
+  // Every resubscription that could not recover (not only the first: `recovered` stays false).
+  const gaps = live.gaps;
   useEffect(() => {
-    if (recoveredFalse && seen.current) refetch();
-    seen.current = true;
-  }, [recoveredFalse, refetch]);
+    if (gaps > 0) refetch();
+  }, [gaps, refetch]);
   const pushed = live.latest?.data ?? null;
   // The newer of the fetched and the pushed snapshot wins.
   const snapshot = pushed && (!fetched || pushed.ts >= fetched.ts) ? pushed : fetched;
