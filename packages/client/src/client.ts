@@ -77,6 +77,8 @@ export class PulseClient {
   private readonly api: HttpApi;
   /** Whether pattern subscriptions track channel listings for recovery (needs fetch). */
   private readonly canList: boolean;
+  private readonly timers: Timers;
+  private readonly random: () => number;
 
   constructor(opts: PulseClientOptions = {}) {
     const env: Env = {
@@ -107,6 +109,8 @@ export class PulseClient {
     );
     this.api = new HttpApi(() => this.conn.baseUrl, () => this.conn.token(), env.fetch);
     this.canList = env.fetch !== undefined && opts.patternRecovery !== false;
+    this.timers = env.timers;
+    this.random = opts.random ?? Math.random;
   }
 
   get state(): ConnectionState {
@@ -209,8 +213,18 @@ export class PulseClient {
       (err: unknown) => {
         if (this.channelSubs.get(cs.target) !== cs || t !== this.conn.current) return;
         const e = err instanceof PulseError ? err : new PulseError('INTERNAL', String(err));
-        cs.fail(e);
         this.emitter.emit('error', e);
+        if (e.code === 'RATE_LIMITED' || e.code === 'UNAVAILABLE') {
+          // Refused for now (message or subscribe rate; a request the server dropped when rate
+          // limited gets no reply and times out): try again later on the same transport, or the
+          // subscription would stay dead until the next reconnect. `ready` keeps waiting.
+          const delay = Math.max(e.retryAfter ?? 0, 1000) + Math.round(this.random() * 1000);
+          this.timers.setTimeout(() => {
+            if (this.channelSubs.get(cs.target) === cs && t === this.conn.current) this.sendSubscribe(t, cs, prior);
+          }, delay);
+          return;
+        }
+        cs.fail(e);
       },
     );
   }

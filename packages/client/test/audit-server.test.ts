@@ -1,0 +1,164 @@
+/**
+ * Audit of issue #5 against the real server: unsubscribe during a pending subscribe, a second
+ * handle widening the type filter, polling switching back to the WebSocket, long runs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { PulseServer } from '@pulse/server';
+import { PulseClient } from '../src/client.js';
+import type { WebSocketCtor } from '../src/env.js';
+import { devServer, seq, tempDir, until } from './helpers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+async function testServer(env?: Record<string, string>): Promise<PulseServer> {
+  const tmp = tempDir();
+  cleanups.push(() => tmp.remove());
+  const server = await devServer(tmp.dir, env);
+  cleanups.push(() => server.close());
+  return server;
+}
+async function ingestN(server: PulseServer, channel: string, from: number, to: number, type = 'trade'): Promise<void> {
+  await server.hub.ingest(seq(from, to).map((n) => ({ channel, type, data: { n } })), { wait: 'durable' });
+}
+
+/** The `ws` WebSocket, counting the events frames that reach the client per channel. */
+function countingWs(counts: Map<string, number>): WebSocketCtor {
+  return class extends (WebSocket as unknown as new (url: string) => WebSocket) {
+    constructor(url: string) {
+      super(url);
+      this.addEventListener('message', (m) => {
+        const msg = JSON.parse(String(m.data)) as { type: string; events?: Array<{ channel: string }> };
+        if (msg.type === 'events') for (const e of msg.events ?? []) counts.set(e.channel, (counts.get(e.channel) ?? 0) + 1);
+      });
+    }
+  } as unknown as WebSocketCtor;
+}
+
+describe('unsubscribe while the subscribe is pending', () => {
+  it('leaves no server subscription behind, even when the subscribe recovers from the store', async () => {
+    const server = await testServer({ EVENT_HISTORY_LIMIT: '10' });
+    await ingestN(server, 'orders:u1', 1, 200);
+    const stats = (await (await fetch(`${server.url}/v1/channels/orders:u1/stats`)).json()) as { epoch: string };
+    const counts = new Map<string, number>();
+    const client = new PulseClient({ url: server.url, WebSocket: countingWs(counts) });
+    cleanups.push(() => client.disconnect());
+    client.connect();
+    await client.whenConnected();
+    for (let round = 0; round < 20; round++) {
+      const sub = client.subscribe('orders:u1', { since: { epoch: stats.epoch, offset: 0 } }, () => {});
+      sub.unsubscribe();
+    }
+    const control: number[] = [];
+    const c = client.subscribe('orders:c1', {}, (e) => control.push(e.data.n as number));
+    await c.ready;
+    await new Promise((r) => setTimeout(r, 200));
+    const before = counts.get('orders:u1') ?? 0;
+    await ingestN(server, 'orders:u1', 201, 210);
+    await ingestN(server, 'orders:c1', 1, 1);
+    await until(() => control.length === 1, 'control event');
+    await new Promise((r) => setTimeout(r, 100));
+    expect((counts.get('orders:u1') ?? 0) - before).toBe(0);
+  });
+});
+
+describe('a second handle with other types', () => {
+  it('each handle gets its own types, nothing lost; the new handle gets no events from before it subscribed', async () => {
+    const server = await testServer();
+    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor });
+    cleanups.push(() => client.disconnect());
+    client.connect();
+    const a: number[] = [];
+    const b: number[] = [];
+    const sa = client.subscribe('orders:w1', { types: ['a'] }, (e) => a.push(e.data.n as number));
+    await sa.ready;
+    await ingestN(server, 'orders:w1', 1, 5, 'b'); // before handle B exists
+    await ingestN(server, 'orders:w1', 6, 10, 'a');
+    await until(() => a.length === 5, 'a events');
+    const sb = client.subscribe('orders:w1', { types: ['b'] }, (e) => b.push(e.data.n as number));
+    await sb.ready;
+    await ingestN(server, 'orders:w1', 11, 15, 'b');
+    await ingestN(server, 'orders:w1', 16, 20, 'a');
+    await until(() => a.length === 10 && b.length >= 5, 'both handles');
+    expect(a).toEqual([...seq(6, 10), ...seq(16, 20)]);
+    expect(b).toEqual(seq(11, 15));
+  });
+});
+
+describe('polling switches back to the WebSocket', () => {
+  it('under continuous publishing: every event once, in order', async () => {
+    const server = await testServer();
+    let refuse = true;
+    const client = new PulseClient({
+      url: server.url,
+      wsUrl: () => (refuse ? `${server.wsUrl}/blocked` : `${server.wsUrl}/ws`),
+      WebSocket: WebSocket as unknown as WebSocketCtor,
+      transports: ['websocket', 'polling'],
+      upgradeProbeMs: 100,
+      pollWaitMs: 200,
+      backoff: { minDelay: 20, maxDelay: 100 },
+    });
+    cleanups.push(() => client.disconnect());
+    const got: number[] = [];
+    const sub = client.subscribe('orders:p1', {}, (e) => got.push(e.data.n as number));
+    client.connect();
+    await sub.ready;
+    expect(client.transportKind).toBe('polling');
+    await ingestN(server, 'orders:p1', 1, 10);
+    await until(() => got.length === 10, 'events over polling');
+    refuse = false;
+    let n = 10;
+    while (client.transportKind !== 'websocket') {
+      n++;
+      await ingestN(server, 'orders:p1', n, n);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await ingestN(server, 'orders:p1', n + 1, n + 10);
+    await until(() => got.length === n + 10, 'all events after the switch');
+    expect(got).toEqual(seq(1, n + 10));
+  });
+});
+
+describe('a burst of subscriptions over the server\'s message rate', () => {
+  it('every subscription ends up live (refused ones are retried), none silently dead', async () => {
+    const server = await testServer({ MESSAGES_PER_SECOND: '100', MAX_SUBSCRIPTIONS_PER_CLIENT: '1000', SUBSCRIBE_RATE_PER_MINUTE: '0' });
+    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor, requestTimeoutMs: 1500 });
+    cleanups.push(() => client.disconnect());
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    client.connect();
+    await client.whenConnected();
+    const got = new Set<string>();
+    const subs = Array.from({ length: 700 }, (_, i) => client.subscribe(`burst:c${i}`, {}, (e) => got.add(e.channel)));
+    await Promise.all(subs.map((s) => s.ready));
+    await server.hub.ingest(subs.map((s) => ({ channel: s.target, type: 't', data: {} })), { wait: 'durable' });
+    await until(() => got.size === 700, 'an event on every channel');
+    expect(errors).toContain('RATE_LIMITED');
+  }, 30_000);
+});
+
+describe('long runs', () => {
+  it('subscribe/unsubscribe churn and many state changes leave no client-side state behind', async () => {
+    const server = await testServer({ MESSAGES_PER_SECOND: '0', SUBSCRIBE_RATE_PER_MINUTE: '0', MAX_SUBSCRIPTIONS_PER_CLIENT: '1000' });
+    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor, backoff: { minDelay: 5, maxDelay: 10 } });
+    cleanups.push(() => client.disconnect());
+    client.connect();
+    await client.whenConnected();
+    for (let i = 0; i < 2000; i++) {
+      const s = client.subscribe(`churn:c${i % 50}`, {}, () => {});
+      if (i % 7 === 0) await s.ready;
+      s.unsubscribe();
+    }
+    for (let i = 0; i < 5; i++) {
+      client.reconnect();
+      await client.whenConnected();
+    }
+    const internals = client as unknown as { channelSubs: Map<string, unknown>; conn: { connectedWaiters: Set<unknown> } };
+    expect(internals.channelSubs.size).toBe(0);
+    expect(internals.conn.connectedWaiters.size).toBe(0);
+    const t = client['conn'].current as unknown as { pending: Map<number, unknown> };
+    await until(() => t.pending.size === 0, 'no pending requests');
+  });
+});
