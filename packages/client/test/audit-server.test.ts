@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { PulseServer } from '@pulse/server';
+import { generateToken, type PulseServer } from '@pulse/server';
 import { PulseClient } from '../src/client.js';
 import type { WebSocketCtor } from '../src/env.js';
 import { devServer, seq, tempDir, until } from './helpers.js';
@@ -161,4 +161,32 @@ describe('long runs', () => {
     const t = client['conn'].current as unknown as { pending: Map<number, unknown> };
     await until(() => t.pending.size === 0, 'no pending requests');
   });
+});
+
+describe('token expiry on the fallback transports', () => {
+  it.each([['sse'], ['polling']] as const)('%s: getToken() is called again on expiry and nothing is lost or repeated', async (transport) => {
+    const secret = 'test-secret-test-secret-test-secret';
+    const server = await testServer({ SKIP_AUTH: 'false', JWT_SECRET: secret });
+    let calls = 0;
+    const getToken = async () => {
+      calls++;
+      return generateToken('user-f', null, 'user', { secret, expiresIn: calls === 1 ? '2s' : '1h' });
+    };
+    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor, transports: [transport], getToken, pollWaitMs: 500, backoff: { minDelay: 20, maxDelay: 100 } });
+    cleanups.push(() => client.disconnect());
+    const codes: string[] = [];
+    client.on('state', (c) => codes.push(c.code));
+    const got: number[] = [];
+    const sub = client.subscribe('market:f1', {}, (e) => got.push(e.data.n as number));
+    client.connect();
+    await sub.ready;
+    await ingestN(server, 'market:f1', 1, 3);
+    await until(() => got.length === 3, 'events before expiry');
+    await until(() => calls === 2, 'a fresh token', 6000);
+    await ingestN(server, 'market:f1', 4, 6);
+    await until(() => client.state === 'connected' && got.length === 6, 'events after the refresh');
+    expect(got).toEqual(seq(1, 6));
+    expect(codes).toContain('TOKEN_EXPIRED');
+    expect(client.state).toBe('connected');
+  }, 20_000);
 });
