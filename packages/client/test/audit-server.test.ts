@@ -190,3 +190,36 @@ describe('token expiry on the fallback transports', () => {
     expect(client.state).toBe('connected');
   }, 20_000);
 });
+
+describe('a pattern switching from SSE back to the WebSocket', () => {
+  it('every event of every channel once, in order, across the switch', async () => {
+    const server = await testServer();
+    let refuse = true;
+    const client = new PulseClient({
+      url: server.url,
+      wsUrl: () => (refuse ? `${server.wsUrl}/blocked` : `${server.wsUrl}/ws`),
+      WebSocket: WebSocket as unknown as WebSocketCtor,
+      upgradeProbeMs: 100,
+      backoff: { minDelay: 20, maxDelay: 100 },
+    });
+    cleanups.push(() => client.disconnect());
+    const got = new Map<string, number[]>();
+    const sub = client.subscribe('desk:*', {}, (e) => got.set(e.channel, [...(got.get(e.channel) ?? []), e.data.n as number]));
+    client.connect();
+    await sub.ready;
+    expect(client.transportKind).toBe('sse');
+    refuse = false;
+    let n = 0;
+    while (client.transportKind !== 'websocket' || n < 20) {
+      n++;
+      await server.hub.ingest(['desk:a', 'desk:b', `desk:n${n % 3}`].map((channel) => ({ channel, type: 't', data: { n } })), { wait: 'durable' });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const total = n * 3;
+    await until(() => [...got.values()].reduce((a, l) => a + l.length, 0) >= total, 'every event');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got.get('desk:a')).toEqual(seq(1, n));
+    expect(got.get('desk:b')).toEqual(seq(1, n));
+    expect([...got.values()].reduce((a, l) => a + l.length, 0)).toBe(total);
+  });
+});
