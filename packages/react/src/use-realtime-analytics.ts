@@ -110,17 +110,25 @@ export function useRealTimeAnalytics(options: UseRealTimeAnalyticsOptions): UseR
   }, [isSimulating, interval, maxUpdates, options.contentIds.join(',')]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const updates = isSimulating ? simulated : real;
-  const analytics = useMemo(() => {
-    if (isSimulating) return simCounters;
-    const out: Record<string, ContentCounters> = {};
+  // Latest value per content and field over every event received, not only the bounded list:
+  // a quiet content's counters must not vanish when a busy one pushes its updates out.
+  const latest = useRef<{ store: unknown; seen: number; values: Record<string, ContentCounters> }>({ store: null, seen: 0, values: {} });
+  const liveCounters = useMemo(() => {
+    let st = latest.current;
+    if (st.store !== ch.store || ch.count < st.seen) st = { store: ch.store, seen: 0, values: {} };
+    const fresh = Math.min(ch.count - st.seen, ch.events.length);
+    if (fresh <= 0 && st === latest.current) return st.values;
+    const values = { ...st.values };
     // Oldest to newest so the latest value wins.
-    for (let i = real.length - 1; i >= 0; i--) {
-      const u = real[i]!;
-      const c = (out[u.contentId] ??= { views: 0, likes: 0, shares: 0, comments: 0 });
-      c[u.field] = u.value;
+    for (let i = fresh - 1; i >= 0; i--) {
+      const u = toAnalyticsUpdate(ch.events[i] as PulseEvent);
+      if (!u) continue;
+      values[u.contentId] = { ...(values[u.contentId] ?? { views: 0, likes: 0, shares: 0, comments: 0 }), [u.field]: u.value };
     }
-    return out;
-  }, [isSimulating, simCounters, real]);
+    latest.current = { store: ch.store, seen: ch.count, values };
+    return values;
+  }, [ch.store, ch.count, ch.events]);
+  const analytics = isSimulating ? simCounters : liveCounters;
 
   return {
     isConnected: conn.isConnected,

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, render, screen, waitFor } from '@testing-library/react';
 import WebSocket from 'ws';
 import { PulseClient, type WebSocketCtor } from '@pulse/client';
-import { PulseProvider, useChannel, useConnection, useMetrics } from '../src/index.js';
+import { PulseProvider, useChannel, useConnection, useMetrics, useRealTimeAnalytics } from '../src/index.js';
 import { harness, type Harness } from './helpers.js';
 
 const servers: Harness[] = [];
@@ -84,6 +84,41 @@ describe('useMetrics after reconnects that could not recover', () => {
       expect(recoveries[i + 1]).toBe(false);
       await waitFor(() => expect(fetches).toBe(i + 2), { timeout: 5000 });
     }
+    client.disconnect();
+  });
+});
+
+describe('seed 001 useRealTimeAnalytics counters', () => {
+  it('keep the latest value of a content whose updates fell out of the bounded update list', async () => {
+    const h = servers[0]!;
+    const client = new PulseClient({ url: h.url, WebSocket: WebSocket as unknown as WebSocketCtor });
+    function Counters() {
+      const rt = useRealTimeAnalytics({ contentIds: ['quiet', 'busy'], maxUpdates: 5 });
+      return (
+        <p>
+          <span data-testid="quiet">{rt.analytics.quiet?.views ?? '-'}</span>
+          <span data-testid="busy">{rt.analytics.busy?.likes ?? '-'}</span>
+          <span data-testid="n">{rt.updates.length}</span>
+        </p>
+      );
+    }
+    const subscribed = new Set<string>();
+    client.on('subscribed', (i) => subscribed.add(i.target));
+    render(
+      <PulseProvider client={client}>
+        <Counters />
+      </PulseProvider>,
+    );
+    await waitFor(() => expect(subscribed.size).toBe(2));
+    const post = (body: Record<string, unknown>) =>
+      fetch(`${h.url}/api/analytics/trigger-update`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post({ contentId: 'quiet', field: 'views', increment: 42 })).status).toBe(200);
+    await waitFor(() => expect(screen.getByTestId('quiet').textContent).toBe('42'));
+    for (let i = 0; i < 20; i++) await post({ contentId: 'busy', field: 'likes', increment: 1 });
+    await waitFor(() => expect(screen.getByTestId('busy').textContent).toBe('20'));
+    expect(screen.getByTestId('n').textContent).toBe('5');
+    // 'quiet' had no update since: its latest known value is still 42.
+    expect(screen.getByTestId('quiet').textContent).toBe('42');
     client.disconnect();
   });
 });
