@@ -52,6 +52,9 @@ function read(v: string | (() => string)): string {
   return typeof v === 'function' ? v() : v;
 }
 
+/** A connection up this long counts as stable: the next drop retries after the first delay again. */
+const STABLE_AFTER_MS = 5_000;
+
 /** The longest delay `setTimeout` honours; longer ones fire after 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -74,6 +77,8 @@ export class Connection {
   private renewTimer: unknown;
   private reconnectTimer: unknown;
   private attempt = 0;
+  /** When the current transport opened; the backoff starts over only once it has stayed up. */
+  private openedAt: number | undefined;
   /** Bumped by connect/disconnect so callbacks of an abandoned attempt are ignored. */
   private generation = 0;
   private cachedToken: string | undefined;
@@ -147,6 +152,7 @@ export class Connection {
 
   private teardown(): void {
     this.generation++;
+    this.openedAt = undefined;
     this.env.timers.clearTimeout(this.reconnectTimer);
     this.env.timers.clearTimeout(this.probeTimer);
     this.env.timers.clearTimeout(this.renewTimer);
@@ -229,7 +235,9 @@ export class Connection {
   private onOpen(t: Transport): void {
     if (t === this.probe) return this.adoptProbe(this.probe);
     if (t !== this.transport_) return;
-    this.attempt = 0;
+    // Not `attempt = 0` here: a connection that opens and drops at once (a crash loop, a proxy,
+    // a slow consumer dropped during its replay) would be retried at the first delay forever.
+    this.openedAt = this.env.timers.now();
     this.probes = 0;
     this.refreshedThisRound = false;
     this.setTransportKind(t.kind);
@@ -287,6 +295,8 @@ export class Connection {
     }
     if (t !== this.transport_) return;
     this.transport_ = undefined;
+    if (this.openedAt !== undefined && this.env.timers.now() - this.openedAt >= STABLE_AFTER_MS) this.attempt = 0;
+    this.openedAt = undefined;
     this.setTransportKind(null);
     this.env.timers.clearTimeout(this.probeTimer);
     // A probe still opening belongs to the connection that just ended: adopted later it would

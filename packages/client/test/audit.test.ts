@@ -186,3 +186,34 @@ describe('token renewal with a long-lived token (real server)', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('backoff when the connection flaps', () => {
+  it('a connection that opens and drops at once still backs off exponentially; one that stayed up starts over', async () => {
+    vi.useFakeTimers();
+    const client = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'], backoff: { minDelay: 100, maxDelay: 10_000, jitter: 'none' } });
+    client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = last();
+      s.welcome();
+      s.drop(1006); // accepted, then dropped at once (a proxy, a crash loop, SLOW_CONSUMER on replay)
+      const before = ScriptedSocket.all.length;
+      let waited = 0;
+      while (ScriptedSocket.all.length === before) {
+        await vi.advanceTimersByTimeAsync(10);
+        waited += 10;
+      }
+      delays.push(waited);
+    }
+    expect(delays).toEqual([100, 200, 400, 800, 1600]);
+    // Up for a while: the next drop retries after the first delay again.
+    last().welcome();
+    await vi.advanceTimersByTimeAsync(30_000);
+    const before = ScriptedSocket.all.length;
+    last().drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(ScriptedSocket.all.length).toBe(before + 1);
+    client.disconnect();
+  });
+});
