@@ -129,7 +129,7 @@ export class PulseClient {
     return this.emitter.on(name, fn);
   }
 
-  /** Opens the connection (no-op when already open or opening). A token given here replaces the old one. */
+  /** Opens the connection (no-op when already open or opening with the same token). A different token reconnects with it. */
   connect(token?: string): void {
     this.conn.connect(token);
   }

@@ -122,11 +122,17 @@ export class Connection {
     return this.opts.backoff;
   }
 
-  /** Opens the connection (no-op when already open or opening). A token given here replaces the old one. */
+  /** Opens the connection (no-op when already open or opening with the same token). A different token reconnects with it. */
   connect(token?: string): void {
+    const changed = token !== undefined && token !== this.cachedToken;
     if (token !== undefined) this.cachedToken = token;
     const s = this.machine.state;
-    if (s === 'connected' || s === 'connecting' || s === 'reconnecting') return;
+    if (s === 'connected' || s === 'connecting' || s === 'reconnecting') {
+      // Another identity (a login after connecting): the open connection still has the old one's
+      // rights. Reconnect with it; subscriptions resume from their positions.
+      if (changed) this.reconnect();
+      return;
+    }
     this.attempt = 0;
     this.refreshedThisRound = false;
     this.machine.set('connecting', 'CONNECT', 'connect() called');

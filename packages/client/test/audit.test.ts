@@ -217,3 +217,33 @@ describe('backoff when the connection flaps', () => {
     client.disconnect();
   });
 });
+
+describe('connect(token) with another token while connected', () => {
+  it('reconnects with the new token (seed 000: log in after connecting), resuming subscriptions', async () => {
+    vi.useFakeTimers();
+    const client = new PulseClient({ url: 'http://pulse.test', WebSocket: ScriptedSocket, transports: ['websocket'] });
+    const got: number[] = [];
+    client.subscribe('market:m1', {}, (e) => got.push(e.data.n as number));
+    client.connect('token-a');
+    await vi.advanceTimersByTimeAsync(0);
+    const first = last();
+    expect(first.url).toContain('token=token-a');
+    first.welcome();
+    first.reply('subscribe', { position: { epoch: 'e1', offset: 4 } });
+    await vi.advanceTimersByTimeAsync(0);
+    client.connect('token-a'); // the same token: nothing to do
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ScriptedSocket.all.length).toBe(1);
+    client.connect('token-b');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.readyState).toBe(3);
+    const second = last();
+    expect(second).not.toBe(first);
+    expect(second.url).toContain('token=token-b');
+    second.welcome();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second.sent.find((m) => m.op === 'subscribe')).toMatchObject({ channel: 'market:m1', since: { epoch: 'e1', offset: 4 } });
+    expect(client.state).toBe('connected');
+    client.disconnect();
+  });
+});
