@@ -176,7 +176,8 @@ export class PulseClient {
     }, cs);
     cs.subs.add(sub as unknown as Subscription<never>);
     const widened = !isNew && before !== cs.types()?.join(',');
-    if (this.conn.current && this.conn.state === 'connected' && (isNew || widened)) this.sendSubscribe(this.conn.current, cs);
+    // A target the server refused is asked again for a new handle (else it would wait forever).
+    if (this.conn.current && this.conn.state === 'connected' && (isNew || widened || cs.failed)) this.sendSubscribe(this.conn.current, cs);
     else if (!isNew && cs.confirmed) {
       // Already live with a filter that covers this one: confirm the new handle at once.
       queueMicrotask(() => sub.confirm({ target, recovered: undefined, resubscribed: false }));

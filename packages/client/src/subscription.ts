@@ -237,6 +237,7 @@ export class ChannelSub {
     if (!sentSince && outcome.position && !isPattern(this.target)) this.positions.advance(this.target, outcome.position);
     const recovered = sentSince && this.sinceTruncated ? false : outcome.recovered;
     this.sinceTruncated = false;
+    this.failed = undefined;
     const info: SubscribedInfo = { target: this.target, recovered, resubscribed: this.confirmed };
     this.confirmed = true;
     for (const s of this.subs) s.confirm(info);
@@ -244,6 +245,10 @@ export class ChannelSub {
   }
 
   fail(err: PulseError): void {
+    this.failed = err;
     for (const s of this.subs) s.fail(err);
   }
+
+  /** The server refused the last attempt (no subscription is live for this target). */
+  failed: PulseError | undefined;
 }

@@ -223,3 +223,22 @@ describe('a pattern switching from SSE back to the WebSocket', () => {
     expect([...got.values()].reduce((a, l) => a + l.length, 0)).toBe(total);
   });
 });
+
+describe('a second handle on a refused target', () => {
+  it('settles (is tried again) instead of staying pending forever', { timeout: 15_000 }, async () => {
+    const server = await testServer({ MAX_SUBSCRIPTIONS_PER_CLIENT: '1' });
+    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor, requestTimeoutMs: 2000 });
+    cleanups.push(() => client.disconnect());
+    client.connect();
+    const a = client.subscribe('orders:a', {}, () => {});
+    await a.ready;
+    const b1 = client.subscribe('orders:b', {}, () => {});
+    await expect(b1.ready).rejects.toMatchObject({ code: 'MAX_SUBSCRIPTIONS' });
+    a.unsubscribe(); // room for one now
+    const got: number[] = [];
+    const b2 = client.subscribe('orders:b', {}, (e) => got.push(e.data.n as number));
+    await b2.ready;
+    await ingestN(server, 'orders:b', 1, 2);
+    await until(() => got.length === 2, 'events on the second handle');
+  });
+});
