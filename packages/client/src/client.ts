@@ -35,6 +35,12 @@ export interface PulseClientOptions {
   pollWaitMs?: number;
   pollLimit?: number;
   /**
+   * Give an SSE stream up (and reconnect) after this long without data or heartbeat: a half-open
+   * connection never closes by itself. Keep it above twice the server's HEARTBEAT_MS (25 s by
+   * default). Default 65000; 0 turns it off.
+   */
+  sseIdleTimeoutMs?: number;
+  /**
    * Recover pattern subscriptions on channels that had nothing delivered yet, including channels
    * created while disconnected (one `GET /v1/channels?prefix=` after subscribing and after each
    * reconnect). Default true.

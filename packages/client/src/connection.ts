@@ -22,6 +22,7 @@ export interface ConnectionOptions {
   upgradeProbeMs?: number;
   pollWaitMs?: number;
   pollLimit?: number;
+  sseIdleTimeoutMs?: number;
   random?: () => number;
 }
 
@@ -216,7 +217,7 @@ export class Connection {
       if (kind === 'websocket') self.t = new WebSocketTransport(this.wsUrl(token), this.env, handlers, timeout);
       else if (kind === 'sse') {
         const initial = this.host.specs();
-        self.t = new SseTransport({ baseUrl: this.baseUrl, token, env: this.env, handlers, requestTimeoutMs: timeout, sinceOf, initial });
+        self.t = new SseTransport({ baseUrl: this.baseUrl, token, env: this.env, handlers, requestTimeoutMs: timeout, idleTimeoutMs: this.opts.sseIdleTimeoutMs ?? 65_000, sinceOf, initial });
       } else {
         self.t = new PollingTransport({
           baseUrl: this.baseUrl,

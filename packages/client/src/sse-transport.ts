@@ -27,6 +27,8 @@ export interface SseTransportOptions {
   env: Env;
   handlers: TransportHandlers;
   requestTimeoutMs: number;
+  /** Give the stream up after this long without any data or heartbeat (half-open TCP); 0: never. */
+  idleTimeoutMs: number;
   /** Current resume point of a target, read when the stream is reopened. */
   sinceOf(target: string, maxBytes?: number): SubscribeSpec['since'];
   initial: SubscribeSpec[];
@@ -170,14 +172,33 @@ export class SseTransport implements Transport {
         if (live()) this.onMessage(m);
       });
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (!live()) {
-          await reader.cancel().catch(() => {});
-          return;
+      // The server writes a heartbeat comment every HEARTBEAT_MS: silence means a dead peer.
+      const timers = this.o.env.timers;
+      let lastData = timers.now();
+      let watchdog: unknown;
+      const arm = (delay: number): void => {
+        watchdog = timers.setTimeout(() => {
+          if (!live()) return;
+          const quiet = timers.now() - lastData;
+          if (quiet < this.o.idleTimeoutMs) return arm(this.o.idleTimeoutMs - quiet);
+          abort.abort();
+          this.fail({ code: 4000, reason: `no data or heartbeat on the event stream for ${this.o.idleTimeoutMs} ms`, wasOpen: true });
+        }, delay);
+      };
+      if (this.o.idleTimeoutMs > 0) arm(this.o.idleTimeoutMs);
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (!live()) {
+            await reader.cancel().catch(() => {});
+            return;
+          }
+          if (done) break;
+          lastData = timers.now();
+          parser.push(value);
         }
-        if (done) break;
-        parser.push(value);
+      } finally {
+        timers.clearTimeout(watchdog);
       }
       this.fail({ code: 1006, reason: 'event stream ended', wasOpen: true });
     } catch (err) {

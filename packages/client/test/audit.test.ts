@@ -247,3 +247,40 @@ describe('connect(token) with another token while connected', () => {
     client.disconnect();
   });
 });
+
+describe('a silent SSE stream (half-open connection)', () => {
+  it('is given up after sseIdleTimeoutMs without data or heartbeat, and reconnects', async () => {
+    vi.useFakeTimers();
+    const streams: Array<ReadableStreamDefaultController<Uint8Array>> = [];
+    const enc = new TextEncoder();
+    const fetchStub = (async (url: string) => {
+      if (String(url).includes('/v1/stream')) {
+        const body = new ReadableStream<Uint8Array>({ start: (c) => void streams.push(c) });
+        return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+      }
+      throw new Error(`unexpected fetch ${url}`);
+    }) as unknown as typeof fetch;
+    const client = new PulseClient({ url: 'http://pulse.test', fetch: fetchStub, transports: ['sse'], backoff: { minDelay: 1000, maxDelay: 1000 } });
+    const codes: string[] = [];
+    client.on('state', (c) => codes.push(c.code));
+    client.subscribe('orders:o1', {}, () => {});
+    client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    streams[0]!.enqueue(enc.encode('event: subscribed\ndata: {"channel":"orders:o1"}\n\n'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(client.state).toBe('connected');
+    // Heartbeats keep it alive…
+    for (let i = 0; i < 6; i++) {
+      await vi.advanceTimersByTimeAsync(25_000);
+      streams[0]!.enqueue(enc.encode(': heartbeat\n\n'));
+    }
+    await vi.advanceTimersByTimeAsync(0);
+    expect(client.state).toBe('connected');
+    // …silence does not.
+    await vi.advanceTimersByTimeAsync(70_000);
+    expect(codes).toContain('HEARTBEAT_TIMEOUT');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(streams.length).toBe(2);
+    client.disconnect();
+  });
+});
