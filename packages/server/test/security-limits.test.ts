@@ -85,6 +85,9 @@ describe('limits on a running server', () => {
     const limited = c.all((m) => m.code === 'RATE_LIMITED');
     expect(limited).toHaveLength(1);
     expect(limited[0].retryAfter).toBeGreaterThan(0);
+    // The refusal names its request, so a client's pending request is answered at once.
+    expect(limited[0]).toMatchObject({ id: 3, op: 'ping' });
+    expect(c.all((m) => m.id !== undefined).map((m) => m.id).sort()).toEqual([0, 1, 2, 3]);
     expect(c.closeCode).toBeNull();
     const v = cleanup.closable(await WsCollector.open(pulse.wsUrl + '/api/websocket/analytics'));
     for (let i = 0; i < 4; i++) v.send({ type: 'ping' });

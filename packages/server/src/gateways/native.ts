@@ -41,6 +41,27 @@ export function errorFrame(code: ErrorCode, message: string, id?: string | numbe
   return JSON.stringify(m);
 }
 
+/** A request's `id` and `op`, where they are well-formed, so that an error can name its request. */
+function idAndOp(r: Record<string, unknown>): { id?: string | number; op?: string } {
+  const id = typeof r.id === 'string' || (typeof r.id === 'number' && Number.isSafeInteger(r.id)) ? (r.id as string | number) : undefined;
+  const op = typeof r.op === 'string' ? r.op.slice(0, 32) : undefined;
+  return { id, op };
+}
+
+/**
+ * The `id` and `op` of a frame refused before decoding (the message rate limit), so the client's
+ * pending request gets its answer at once instead of timing out. Never throws.
+ */
+export function peekIdAndOp(data: WebSocket.RawData, isBinary: boolean): { id?: string | number; op?: string } {
+  if (isBinary) return {};
+  try {
+    const raw: unknown = JSON.parse(data.toString());
+    return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? idAndOp(raw as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 /** Parse a frame into a client message, or a coded error. Never throws. */
 export function decodeNative(data: WebSocket.RawData, isBinary: boolean): { ok: true; msg: ClientMessage } | { ok: false; code: ErrorCode; message: string; id?: string | number; op?: string } {
   if (isBinary) return { ok: false, code: 'INVALID_MESSAGE', message: 'Binary frames are not supported; send JSON text' };
@@ -52,8 +73,7 @@ export function decodeNative(data: WebSocket.RawData, isBinary: boolean): { ok: 
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, code: 'INVALID_MESSAGE', message: 'Message must be a JSON object' };
   const r = raw as Record<string, unknown>;
-  const id = typeof r.id === 'string' || (typeof r.id === 'number' && Number.isSafeInteger(r.id)) ? (r.id as string | number) : undefined;
-  const op = typeof r.op === 'string' ? r.op.slice(0, 32) : undefined;
+  const { id, op } = idAndOp(r);
   if (op === undefined || !KNOWN_OPS.has(op)) {
     return { ok: false, code: 'UNKNOWN_OP', message: `Unknown op; expected one of ${[...KNOWN_OPS].join(', ')}`, id, op };
   }
@@ -83,7 +103,8 @@ export function attachNative(hub: Hub, auth: Authenticator, ws: WebSocket, princ
     const limited = gate?.take();
     if (limited) {
       hub.telemetry.errors.inc({ code: limited.error.code });
-      s.sendControl(errorFrame(limited.error.code, limited.error.message, undefined, undefined, limited.error.retryAfter));
+      const r = peekIdAndOp(data, isBinary);
+      s.sendControl(errorFrame(limited.error.code, limited.error.message, r.id, r.op, limited.error.retryAfter));
       if (limited.close) s.terminate(CLOSE_CODES.RATE_LIMITED, 'RATE_LIMITED');
       return;
     }
