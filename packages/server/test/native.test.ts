@@ -162,6 +162,24 @@ describe('native protocol /ws', () => {
     expect(b.events.map((e) => (e.data as { n: number }).n).sort()).toEqual([3, 4, 5]);
     b.close();
   });
+
+  it('answers recovered:false for a pattern whose since names more channels than it replays (1,000)', async () => {
+    const a = await NativeClient.open(pulse.wsUrl);
+    await a.result({ op: 'subscribe', channel: 'fan:*' });
+    const events = Array.from({ length: 1001 }, (_, i) => ({ channel: `fan:${i}`, type: 't' }));
+    await ingest(pulse.url, events.slice(0, 500));
+    await ingest(pulse.url, events.slice(500));
+    await waitFor(() => a.events.length === 1001, 'one event in each of 1,001 channels');
+    const pos = Object.fromEntries(a.events.map((e) => [e.channel, { epoch: e.epoch, offset: e.offset }]));
+    a.close();
+    // Every position is current, so nothing was missed; but past 1,000 channels the server replays
+    // only the first 1,000 and cannot vouch for the rest.
+    const b = await NativeClient.open(pulse.wsUrl);
+    const first1000 = Object.fromEntries(Object.entries(pos).slice(0, 1000));
+    expect((await b.result({ op: 'subscribe', channel: 'fan:*', since: first1000 })).recovered).toBe(true);
+    expect((await b.result({ op: 'subscribe', channel: 'fan:*', since: pos })).recovered).toBe(false);
+    b.close();
+  });
 });
 
 describe('retention', () => {

@@ -54,7 +54,7 @@ export async function subscribe(d: SubscribeDeps, s: Session, target: string, o:
   if (!permissions.canSubscribe(d.config, s.principal, target, o.system ? 'read' : 'subscribe')) throw new PulseError('FORBIDDEN', `Not allowed to subscribe to ${target}`);
   const orgId = permissions.orgScope(s.principal, o.orgId);
   const exact = target.includes(':') && !target.endsWith('*');
-  const positions = o.since === undefined ? [] : positionsOf(o.since, exact, target);
+  const { positions, truncated } = o.since === undefined ? NO_POSITIONS : positionsOf(o.since, exact, target);
   const types = o.types && o.types.length ? [...o.types] : null;
   if (!o.system && !o.admitted && d.guard && !s.subs.has(target)) {
     await d.guard.admitSubscribe(s.principal, [target]);
@@ -80,20 +80,39 @@ export async function subscribe(d: SubscribeDeps, s: Session, target: string, o:
   d.index.add(sub);
   // Held by the identity until removed (hub.unsubscribe / hub.detach), and for a window after.
   d.guard?.held(sub);
-  if (positions.length) result.recovered = await replayMissed(d, sub, positions);
+  if (positions.length) result.recovered = (await replayMissed(d, sub, positions)) && !truncated;
+  else if (truncated) result.recovered = false;
   return result;
 }
 
-/** `since` as positions by channel: one for a channel, a map (≤ 1000 valid entries) for a pattern. */
-function positionsOf(since: Position | Record<string, Position>, exact: boolean, target: string): Array<[string, Position]> {
+/** Channels of a pattern's `since` that are replayed; past this the answer is `recovered: false`. */
+const MAX_SINCE_CHANNELS = 1000;
+const NO_POSITIONS = { positions: [] as Array<[string, Position]>, truncated: false };
+
+/**
+ * `since` as positions by channel: one for a channel, a map for a pattern (its first
+ * MAX_SINCE_CHANNELS valid entries; `truncated` when there were more, so the answer cannot say
+ * that nothing was missed).
+ */
+function positionsOf(since: Position | Record<string, Position>, exact: boolean, target: string): { positions: Array<[string, Position]>; truncated: boolean } {
   if (exact) {
     if (!isPosition(since)) throw new PulseError('INVALID_MESSAGE', 'since for a channel is {epoch, offset}');
-    return [[target, since]];
+    return { positions: [[target, since]], truncated: false };
   }
   if (isPosition(since)) throw new PulseError('INVALID_MESSAGE', 'since for a pattern maps channels to {epoch, offset}');
-  return Object.entries(since)
-    .slice(0, 1000)
-    .filter(([c, p]) => isValidChannel(c) && isPosition(p));
+  const positions: Array<[string, Position]> = [];
+  let truncated = false;
+  for (const c in since) {
+    if (!Object.hasOwn(since, c)) continue;
+    const p = since[c];
+    if (!isValidChannel(c) || !isPosition(p)) continue;
+    if (positions.length === MAX_SINCE_CHANNELS) {
+      truncated = true;
+      break;
+    }
+    positions.push([c, p]);
+  }
+  return { positions, truncated };
 }
 
 /** Queue each channel's missed events, then what arrived meanwhile that is newer; true if nothing was lost. */
