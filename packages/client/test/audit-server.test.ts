@@ -1,28 +1,17 @@
 /**
  * Audit of issue #5 against the real server: unsubscribe during a pending subscribe, a second
- * handle widening the type filter, polling switching back to the WebSocket, long runs.
+ * handle widening the type filter, long runs (polling switching back to the WebSocket is in
+ * server.test.ts, beside SSE).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { generateToken, type PulseServer } from '@pulse/server';
 import { PulseClient } from '../src/client.js';
 import type { WebSocketCtor } from '../src/env.js';
-import { devServer, seq, tempDir, until } from './helpers.js';
+import { WS, blockedClient, cleanupsAfterEach, testServer as testServerIn, devServer, ingestN, publishUntilWebSocket, seq, tempDir, until } from './helpers.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-async function testServer(env?: Record<string, string>): Promise<PulseServer> {
-  const tmp = tempDir();
-  cleanups.push(() => tmp.remove());
-  const server = await devServer(tmp.dir, env);
-  cleanups.push(() => server.close());
-  return server;
-}
-async function ingestN(server: PulseServer, channel: string, from: number, to: number, type = 'trade'): Promise<void> {
-  await server.hub.ingest(seq(from, to).map((n) => ({ channel, type, data: { n } })), { wait: 'durable' });
-}
+const cleanups = cleanupsAfterEach();
+const testServer = (env?: Record<string, string>): Promise<PulseServer> => testServerIn(cleanups, env);
 
 /** The `ws` WebSocket, counting the events frames that reach the client per channel. */
 function countingWs(counts: Map<string, number>): WebSocketCtor {
@@ -67,7 +56,7 @@ describe('unsubscribe while the subscribe is pending', () => {
 describe('a second handle with other types', () => {
   it('each handle gets its own types, nothing lost; the new handle gets no events from before it subscribed', async () => {
     const server = await testServer();
-    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor });
+    const client = new PulseClient({ url: server.url, WebSocket: WS });
     cleanups.push(() => client.disconnect());
     client.connect();
     const a: number[] = [];
@@ -87,44 +76,10 @@ describe('a second handle with other types', () => {
   });
 });
 
-describe('polling switches back to the WebSocket', () => {
-  it('under continuous publishing: every event once, in order', async () => {
-    const server = await testServer();
-    let refuse = true;
-    const client = new PulseClient({
-      url: server.url,
-      wsUrl: () => (refuse ? `${server.wsUrl}/blocked` : `${server.wsUrl}/ws`),
-      WebSocket: WebSocket as unknown as WebSocketCtor,
-      transports: ['websocket', 'polling'],
-      upgradeProbeMs: 100,
-      pollWaitMs: 200,
-      backoff: { minDelay: 20, maxDelay: 100 },
-    });
-    cleanups.push(() => client.disconnect());
-    const got: number[] = [];
-    const sub = client.subscribe('orders:p1', {}, (e) => got.push(e.data.n as number));
-    client.connect();
-    await sub.ready;
-    expect(client.transportKind).toBe('polling');
-    await ingestN(server, 'orders:p1', 1, 10);
-    await until(() => got.length === 10, 'events over polling');
-    refuse = false;
-    let n = 10;
-    while (client.transportKind !== 'websocket') {
-      n++;
-      await ingestN(server, 'orders:p1', n, n);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    await ingestN(server, 'orders:p1', n + 1, n + 10);
-    await until(() => got.length === n + 10, 'all events after the switch');
-    expect(got).toEqual(seq(1, n + 10));
-  });
-});
-
 describe('a burst of subscriptions over the server\'s message rate', () => {
   it('every subscription ends up live (refused ones are retried), none silently dead', async () => {
     const server = await testServer({ MESSAGES_PER_SECOND: '100', MAX_SUBSCRIPTIONS_PER_CLIENT: '1000', SUBSCRIBE_RATE_PER_MINUTE: '0' });
-    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor, requestTimeoutMs: 1500 });
+    const client = new PulseClient({ url: server.url, WebSocket: WS, requestTimeoutMs: 1500 });
     cleanups.push(() => client.disconnect());
     const errors: string[] = [];
     client.on('error', (e) => errors.push(e.code));
@@ -142,7 +97,7 @@ describe('a burst of subscriptions over the server\'s message rate', () => {
 describe('long runs', () => {
   it('subscribe/unsubscribe churn and many state changes leave no client-side state behind', async () => {
     const server = await testServer({ MESSAGES_PER_SECOND: '0', SUBSCRIBE_RATE_PER_MINUTE: '0', MAX_SUBSCRIPTIONS_PER_CLIENT: '1000' });
-    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor, backoff: { minDelay: 5, maxDelay: 10 } });
+    const client = new PulseClient({ url: server.url, WebSocket: WS, backoff: { minDelay: 5, maxDelay: 10 } });
     cleanups.push(() => client.disconnect());
     client.connect();
     await client.whenConnected();
@@ -172,7 +127,7 @@ describe('token expiry on the fallback transports', () => {
       calls++;
       return generateToken('user-f', null, 'user', { secret, expiresIn: calls === 1 ? '2s' : '1h' });
     };
-    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor, transports: [transport], getToken, pollWaitMs: 500, backoff: { minDelay: 20, maxDelay: 100 } });
+    const client = new PulseClient({ url: server.url, WebSocket: WS, transports: [transport], getToken, pollWaitMs: 500, backoff: { minDelay: 20, maxDelay: 100 } });
     cleanups.push(() => client.disconnect());
     const codes: string[] = [];
     client.on('state', (c) => codes.push(c.code));
@@ -194,27 +149,20 @@ describe('token expiry on the fallback transports', () => {
 describe('a pattern switching from SSE back to the WebSocket', () => {
   it('every event of every channel once, in order, across the switch', async () => {
     const server = await testServer();
-    let refuse = true;
-    const client = new PulseClient({
-      url: server.url,
-      wsUrl: () => (refuse ? `${server.wsUrl}/blocked` : `${server.wsUrl}/ws`),
-      WebSocket: WebSocket as unknown as WebSocketCtor,
-      upgradeProbeMs: 100,
-      backoff: { minDelay: 20, maxDelay: 100 },
-    });
+    const { client, allow } = blockedClient(server);
     cleanups.push(() => client.disconnect());
     const got = new Map<string, number[]>();
     const sub = client.subscribe('desk:*', {}, (e) => got.set(e.channel, [...(got.get(e.channel) ?? []), e.data.n as number]));
     client.connect();
     await sub.ready;
     expect(client.transportKind).toBe('sse');
-    refuse = false;
-    let n = 0;
-    while (client.transportKind !== 'websocket' || n < 20) {
-      n++;
-      await server.hub.ingest(['desk:a', 'desk:b', `desk:n${n % 3}`].map((channel) => ({ channel, type: 't', data: { n } })), { wait: 'durable' });
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    allow();
+    const n = await publishUntilWebSocket(
+      client,
+      0,
+      async (k) => void (await server.hub.ingest(['desk:a', 'desk:b', `desk:n${k % 3}`].map((channel) => ({ channel, type: 't', data: { n: k } })), { wait: 'durable' })),
+      20,
+    );
     const total = n * 3;
     await until(() => [...got.values()].reduce((a, l) => a + l.length, 0) >= total, 'every event');
     await new Promise((r) => setTimeout(r, 100));
@@ -227,7 +175,7 @@ describe('a pattern switching from SSE back to the WebSocket', () => {
 describe('a second handle on a refused target', () => {
   it('settles (is tried again) instead of staying pending forever', { timeout: 15_000 }, async () => {
     const server = await testServer({ MAX_SUBSCRIPTIONS_PER_CLIENT: '1' });
-    const client = new PulseClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketCtor, requestTimeoutMs: 2000 });
+    const client = new PulseClient({ url: server.url, WebSocket: WS, requestTimeoutMs: 2000 });
     cleanups.push(() => client.disconnect());
     client.connect();
     const a = client.subscribe('orders:a', {}, () => {});

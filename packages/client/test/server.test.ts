@@ -3,35 +3,18 @@
  * the switch back, token refresh on expiry.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { generateToken, type PulseServer } from '@pulse/server';
 import { PulseClient, wsClient } from '../src/index.js';
-import type { WebSocketCtor } from '../src/env.js';
 import type { StateChange } from '../src/state.js';
-import { devServer, seq, tempDir, until } from './helpers.js';
+import { WS, blockedClient, cleanupsAfterEach, testServer as testServerIn, devServer, ingestN, publishUntilWebSocket, seq, tempDir, until } from './helpers.js';
 
-const WS = WebSocket as unknown as WebSocketCtor;
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
-async function ingestN(server: PulseServer, channel: string, from: number, to: number): Promise<void> {
-  const r = await server.hub.ingest(seq(from, to).map((n) => ({ channel, type: 'trade', data: { n } })), { wait: 'durable' });
-  expect(r.accepted).toBe(to - from + 1);
-}
 
 
 const SECRET = 'test-secret-test-secret-test-secret';
 
-/** A real server on a fresh data dir, both removed after the test. */
-async function testServer(env?: Record<string, string>): Promise<PulseServer> {
-  const tmp = tempDir();
-  cleanups.push(() => tmp.remove());
-  const server = await devServer(tmp.dir, env);
-  cleanups.push(() => server.close());
-  return server;
-}
+const testServer = (env?: Record<string, string>): Promise<PulseServer> => testServerIn(cleanups, env);
 
 /** A real server that requires tokens signed with SECRET, removed after the test. */
 async function jwtServer() {
@@ -155,34 +138,24 @@ describe('recovery on the fallback transports', () => {
 });
 
 describe('fallback transports', () => {
-  it('uses SSE when the WebSocket upgrade is refused, and switches back when it can', async () => {
+  it.each([
+    { kind: 'sse' as const, opts: {} },
+    { kind: 'polling' as const, opts: { transports: ['websocket' as const, 'polling' as const], pollWaitMs: 200 } },
+  ])('uses $kind when the WebSocket upgrade is refused, and switches back when it can, every event once and in order', async ({ kind, opts }) => {
     const server = await testServer();
-    let refuse = true;
-    const client = new PulseClient({
-      url: server.url,
-      // An unknown path: the server answers the upgrade with 404, as a blocking proxy would.
-      wsUrl: () => (refuse ? `${server.wsUrl}/blocked` : `${server.wsUrl}/ws`),
-      WebSocket: WS,
-      upgradeProbeMs: 100,
-      backoff: { minDelay: 20, maxDelay: 100 },
-    });
+    const { client, allow } = blockedClient(server, opts);
     cleanups.push(() => client.disconnect());
     const got: number[] = [];
     const sub = client.subscribe('orders:o1', {}, (e) => got.push(e.data.n as number));
     client.connect();
     await sub.ready;
-    expect(client.transportKind).toBe('sse');
+    expect(client.transportKind).toBe(kind);
     await ingestN(server, 'orders:o1', 1, 20);
-    await until(() => got.length === 20, '20 events over SSE');
+    await until(() => got.length === 20, `20 events over ${kind}`);
 
     // Let the WebSocket through and keep publishing while the client switches.
-    refuse = false;
-    let n = 20;
-    while (client.transportKind !== 'websocket') {
-      n++;
-      await ingestN(server, 'orders:o1', n, n);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    allow();
+    const n = await publishUntilWebSocket(client, 20, (k) => ingestN(server, 'orders:o1', k, k));
     await ingestN(server, 'orders:o1', n + 1, n + 10);
     await until(() => got.length === n + 10, 'all events after the switch');
     expect(got).toEqual(seq(1, n + 10));
