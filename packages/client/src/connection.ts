@@ -226,6 +226,7 @@ export class Connection {
           handlers,
           waitMs: this.opts.pollWaitMs ?? 25_000,
           limit: this.opts.pollLimit ?? 100,
+          requestTimeoutMs: this.requestTimeoutMs,
         });
       }
     } catch (err) {

@@ -1,7 +1,7 @@
 import { PulseError } from '@pulse/protocol/errors';
 import { isPattern } from '@pulse/protocol/channel';
 import type { PulseEvent, Position } from '@pulse/protocol/types';
-import type { Env } from './env.js';
+import type { Env, FetchLike } from './env.js';
 import { authHeaders, fetchJson } from './http.js';
 import { isEvent } from './ws-transport.js';
 import { closeCodeForError, type SubscribeOutcome, type SubscribeSpec, type Transport, type TransportHandlers } from './transport.js';
@@ -22,6 +22,11 @@ export interface PollingTransportOptions {
   waitMs: number;
   /** Page size per poll. */
   limit: number;
+  /**
+   * A poll without an answer within its hold time plus this is given up (a half-open connection
+   * would hang it for ever) and the transport closes, so the client reconnects.
+   */
+  requestTimeoutMs: number;
 }
 
 /**
@@ -44,7 +49,16 @@ export class PollingTransport implements Transport {
     const fetchFn = this.o.env.fetch;
     try {
       if (!fetchFn) throw new PulseError('UNAVAILABLE', 'No fetch implementation: pass options.fetch');
-      const res = await fetchFn(`${this.o.baseUrl}/health`, { headers: authHeaders(this.o.token) });
+      const req = new AbortController();
+      const timer = this.o.env.timers.setTimeout(() => req.abort(), this.o.requestTimeoutMs);
+      let res: Response;
+      try {
+        res = await fetchFn(`${this.o.baseUrl}/health`, { headers: authHeaders(this.o.token), signal: req.signal });
+      } catch (err) {
+        throw req.signal.aborted ? new PulseError('UNAVAILABLE', `health check got no answer within ${this.o.requestTimeoutMs} ms`) : err;
+      } finally {
+        this.o.env.timers.clearTimeout(timer);
+      }
       await res.body?.cancel();
       if (!res.ok) throw new PulseError('UNAVAILABLE', `health check answered ${res.status}`);
       if (this.closed) return;
@@ -102,10 +116,8 @@ export class PollingTransport implements Transport {
     while (!abort.signal.aborted && !this.closed) {
       try {
         // A fresh subscription without a position asks only for the head (no backlog).
-        const reply = await fetchJson<PollReply>(fetchFn, this.url(spec.target, since, first ? 0 : this.o.waitMs), {
-          headers: authHeaders(this.o.token),
-          signal: abort.signal,
-        });
+        const wait = first ? 0 : this.o.waitMs;
+        const reply = await this.poll(fetchFn, this.url(spec.target, since, wait), abort.signal, wait);
         if (abort.signal.aborted || this.closed) return;
         if (first) {
           first = false;
@@ -141,6 +153,28 @@ export class PollingTransport implements Transport {
         this.fail(err);
         return;
       }
+    }
+  }
+
+  /** One long-poll, aborted with the loop or after `wait` + `requestTimeoutMs` without an answer. */
+  private async poll(fetchFn: FetchLike, url: string, loop: AbortSignal, wait: number): Promise<PollReply> {
+    const req = new AbortController();
+    const onAbort = () => req.abort();
+    loop.addEventListener('abort', onAbort);
+    let timedOut = false;
+    const timers = this.o.env.timers;
+    const timer = timers.setTimeout(() => {
+      timedOut = true;
+      req.abort();
+    }, wait + this.o.requestTimeoutMs);
+    try {
+      return await fetchJson<PollReply>(fetchFn, url, { headers: authHeaders(this.o.token), signal: req.signal });
+    } catch (err) {
+      if (timedOut) throw new PulseError('UNAVAILABLE', `Long-poll got no answer within ${wait + this.o.requestTimeoutMs} ms`);
+      throw err;
+    } finally {
+      timers.clearTimeout(timer);
+      loop.removeEventListener('abort', onAbort);
     }
   }
 
