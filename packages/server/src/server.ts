@@ -85,8 +85,6 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   await hub.init();
   const keys = new ApiKeys(store, { cacheMs: config.API_KEY_CACHE_MS });
   const auth = new Authenticator(authOptionsFromConfig(config, keys));
-  // A revoked key ends the connections it opened (checked as often as the key cache refreshes).
-  const stopRevocations = watchRevocations(keys, hub.sessions, Math.max(1000, config.API_KEY_CACHE_MS));
   hub.guard = new Guard(config, telemetry.limited);
   const counters = new ContentCounters(hub);
   hub.setEnricher('content', counters);
@@ -101,6 +99,15 @@ export async function startPulse(opts: StartOptions = {}): Promise<PulseServer> 
   await metrics.rebuild();
   hub.addSink(metrics);
   const pusher = new MetricsPusher(hub, () => metrics.platformSnapshot());
+  // A revoked key ends the connections it opened, hub sessions and metrics push clients alike
+  // (checked as often as the key cache refreshes).
+  const connections = {
+    *[Symbol.iterator]() {
+      yield* hub.sessions;
+      yield* pusher.revocables();
+    },
+  };
+  const stopRevocations = watchRevocations(keys, connections, Math.max(1000, config.API_KEY_CACHE_MS));
 
   let server!: HttpServer;
   const app = Fastify({

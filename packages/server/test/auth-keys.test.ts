@@ -12,7 +12,7 @@ import { PulseError } from '@pulse/protocol';
 import { ApiKeys, patternCovers } from '../src/auth/keys.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { keysCommand } from '../src/auth/keys-cli.js';
-import { startTestServer, Cleanup, SioCollector, tempDir, http, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
+import { startTestServer, Cleanup, SioCollector, WsCollector, tempDir, http, tokenFor, waitFor, type Json, type TestServer } from './support/index.js';
 import { openNative, call } from './security-helpers.js';
 import { join } from 'node:path';
 import { childEnv } from './services.js';
@@ -123,9 +123,12 @@ describe('keys over HTTP and sockets', () => {
     expect((await cli(['keys', 'nope'], env)).code).toBe(2);
   });
 
-  it('revoking a key (from another process, as the CLI does) ends its open connections: native 4001, SSE, Socket.IO', async () => {
+  it('revoking a key (from another process, as the CLI does) ends its open connections: native 4001, SSE, Socket.IO, /ws/metrics', async () => {
     const pulse = cleanup.server(await startTestServer({ auth: 'jwt', env: { API_KEY_CACHE_MS: '200' } }));
-    const { key, record } = await new ApiKeys(pulse.hub.store).create({ name: 'leaked', operations: ['subscribe'], channels: ['market:*'] });
+    const { key, record } = await new ApiKeys(pulse.hub.store).create({ name: 'leaked', operations: ['subscribe', 'read'], channels: ['market:*', 'metrics:*'] });
+    // Seed 003's metrics push (not a hub session).
+    const pushed = cleanup.closable(await WsCollector.open(`${pulse.wsUrl}/ws/metrics?token=${key}`));
+    await pushed.next((m) => m.type === 'metrics');
     const keep = (await new ApiKeys(pulse.hub.store).create({ name: 'kept', operations: ['subscribe'], channels: ['market:*'] })).key;
     const ws = cleanup.closable(await openNative(pulse, key));
     expect((await call(ws, { op: 'subscribe', channel: 'market:r' })).type).toBe('reply');
@@ -156,6 +159,8 @@ describe('keys over HTTP and sockets', () => {
     expect(closed.code).toBe(4001);
     await waitFor(() => sseEnded, { what: 'SSE stream ended', timeoutMs: 5000 });
     await waitFor(() => sio.records.some((r) => r.event === 'disconnect'), { what: 'Socket.IO disconnected', timeoutMs: 5000 });
+    expect((await pushed.closed({ timeoutMs: 5000 })).code).toBe(4001);
+    expect(pushed.all((m) => m.type === 'error').map((m) => m.code)).toEqual(['UNAUTHORIZED']);
     // The other key's connection is untouched and keeps receiving.
     await waitFor(() => other.messages.some((m) => m.type === 'events' && (m.events as Json[]).some((e) => e.id === 'after-revoke')), 'kept key still receives');
     expect(other.closeCode).toBeNull();

@@ -6,19 +6,26 @@
  * within API_KEY_CACHE_MS); sessions of a key no longer accepted are ended with 4001
  * UNAUTHORIZED, as a refused connect is. Work per round: one cached lookup per distinct key in use.
  *
- * Seed 003's `/ws/metrics` push clients are not hub sessions and are not covered here.
+ * Hub sessions and seed 003's `/ws/metrics` push clients (not hub sessions) are both covered:
+ * anything that holds a principal and can be ended.
  */
 import { CLOSE_CODES } from '@pulse/protocol';
-import type { Session } from '../hub/session.js';
+import type { Principal } from './principal.js';
 import type { ApiKeys } from './keys.js';
 
-export function watchRevocations(keys: Pick<ApiKeys, 'active'>, sessions: Iterable<Session>, everyMs: number): () => void {
+/** A connection that holds a principal and can be ended (a hub session, a metrics push client). */
+export interface Revocable {
+  readonly principal: Principal;
+  terminate(code: number, reason: string): void;
+}
+
+export function watchRevocations(keys: Pick<ApiKeys, 'active'>, sessions: Iterable<Revocable>, everyMs: number): () => void {
   let running = false;
   const round = async (): Promise<void> => {
     if (running) return;
     running = true;
     try {
-      const byKey = new Map<string, Session[]>();
+      const byKey = new Map<string, Revocable[]>();
       for (const s of sessions) {
         const id = s.principal.key?.id;
         if (id === undefined) continue;

@@ -12,6 +12,7 @@ import { CLOSE_CODES } from '@pulse/protocol';
 import type { Hub } from '../../hub/hub.js';
 import { onTokenExpiry, type Principal } from '../../auth/principal.js';
 import { jsonObject, type ControlFormat, type ControlNotice } from '../ws-session.js';
+import type { Revocable } from '../../auth/revocation.js';
 
 export type PlatformSnapshot = () => unknown;
 
@@ -32,6 +33,8 @@ function endWith(ws: WebSocket, n: ControlNotice): void {
 
 export class MetricsPusher {
   private clients = new Set<WebSocket>();
+  /** Each client's principal, for the API-key revocation watcher (auth/revocation.ts). */
+  private readonly held = new Map<WebSocket, Revocable>();
   private timer: NodeJS.Timeout | null = null;
   constructor(
     private hub: Hub,
@@ -51,6 +54,10 @@ export class MetricsPusher {
       endWith(ws, { kind: 'error', code: 'TOKEN_EXPIRED', message: 'Token expired', close: CLOSE_CODES.TOKEN_EXPIRED }),
     );
     this.clients.add(ws);
+    this.held.set(ws, {
+      principal,
+      terminate: () => endWith(ws, { kind: 'error', code: 'UNAUTHORIZED', message: 'Credential revoked', close: CLOSE_CODES.UNAUTHORIZED }),
+    });
     ws.send(this.frame());
     const gate = this.hub.guard?.messageGate() ?? null;
     ws.on('message', (data, isBinary) => {
@@ -68,11 +75,17 @@ export class MetricsPusher {
     ws.on('close', () => {
       cancelExpiry();
       this.clients.delete(ws);
+      this.held.delete(ws);
     });
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.hub.config.REALTIME_METRICS_INTERVAL_MS);
       this.timer.unref();
     }
+  }
+
+  /** The connected push clients, as the revocation watcher sees them. */
+  revocables(): Iterable<Revocable> {
+    return this.held.values();
   }
 
   private tick(): void {
