@@ -83,6 +83,19 @@ describe('reconnecting clients keep their subscriptions (default limit: 10 per u
     expect(await limitedCount(s)).toBe(0);
   });
 
+  it('a subscribe refused by MAX_SUBSCRIPTIONS is not charged to the subscription rate', async () => {
+    const s = cleanup.server(await startTestServer({ auth: 'jwt', env: { MAX_SUBSCRIPTIONS_PER_CLIENT: '1', SUBSCRIBE_RATE_PER_MINUTE: '3' } }));
+    const c = cleanup.closable(await openNative(s, await tokenFor('max-user', null)));
+    expect((await call(c, { op: 'subscribe', channel: 'market:a' })).type).toBe('reply');
+    // Full: five refusals for the count, none of them spends the rate.
+    for (let i = 0; i < 5; i++) expect((await call(c, { op: 'subscribe', channel: `market:x${i}` })).code).toBe('MAX_SUBSCRIPTIONS');
+    expect((await call(c, { op: 'unsubscribe', channel: 'market:a' })).type).toBe('reply');
+    // Two of the three per minute are left.
+    expect((await call(c, { op: 'subscribe', channel: 'market:b' })).type).toBe('reply');
+    expect((await call(c, { op: 'unsubscribe', channel: 'market:b' })).type).toBe('reply');
+    expect((await call(c, { op: 'subscribe', channel: 'market:c' })).type).toBe('reply');
+  });
+
   it('native: reconnecting 5 times holding 10 channels re-subscribes all of them; new channels past the limit are still refused', async () => {
     const s = cleanup.server(await startTestServer({ auth: 'jwt', env: { MAX_SUBSCRIPTIONS_PER_CLIENT: '100' } }));
     const t = await tokenFor('native-user', null);

@@ -56,6 +56,11 @@ export async function subscribe(d: SubscribeDeps, s: Session, target: string, o:
   const exact = target.includes(':') && !target.endsWith('*');
   const { positions, truncated } = o.since === undefined ? NO_POSITIONS : positionsOf(o.since, exact, target);
   const types = o.types && o.types.length ? [...o.types] : null;
+  // A subscribe that MAX_SUBSCRIPTIONS refuses is refused before the rate limit charges it (it is
+  // checked again below: the connection's set may change while the limiter answers).
+  if (!o.system && !s.subs.has(target) && userSubscriptionCount(s) >= d.config.MAX_SUBSCRIPTIONS_PER_CLIENT) {
+    throw new PulseError('MAX_SUBSCRIPTIONS', `Maximum ${d.config.MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client`);
+  }
   if (!o.system && !o.admitted && d.guard && !s.subs.has(target)) {
     await d.guard.admitSubscribe(s.principal, [target]);
     // The connection may have gone while the limiter answered; a subscription added now would leak.
