@@ -11,7 +11,7 @@ import type { Hub } from '../hub/hub.js';
 import type { Authenticator } from '../auth/tokens.js';
 import { tokenFromRequest } from '../auth/tokens.js';
 import type { Principal } from '../auth/principal.js';
-import type { WsSession, ControlFormat, ControlNotice } from './ws-session.js';
+import { endSocketWith, type WsSession, type ControlFormat, type ControlNotice } from './ws-session.js';
 import { attachNative, nativeCodec } from './native.js';
 import { attachContent, contentCodec } from './profiles/content.js';
 import { attachVowswap, vowswapCodec } from './profiles/vowswap.js';
@@ -37,12 +37,7 @@ const CONTROL: Record<Route, ControlFormat> = {
 
 /** Send a notice in the route's shape and close with its code. */
 function endWith(ws: WebSocket, route: Route, n: ControlNotice): void {
-  try {
-    ws.send(CONTROL[route](n));
-    ws.close(n.close, n.code);
-  } catch {
-    ws.terminate();
-  }
+  endSocketWith(ws, CONTROL[route], n);
 }
 
 export class UpgradeRouter {

@@ -29,6 +29,16 @@ export interface ControlNotice {
 /** A notice in one dialect's own shape (the seed clients know only their own messages). */
 export type ControlFormat = (n: ControlNotice) => string;
 
+/** Send a notice in `format`'s shape and close with its code (a socket already gone is terminated). */
+export function endSocketWith(ws: WebSocket, format: ControlFormat, n: ControlNotice): void {
+  try {
+    ws.send(format(n));
+    ws.close(n.close, n.code);
+  } catch {
+    ws.terminate();
+  }
+}
+
 export interface WsCodec {
   readonly name: string;
   readonly dialect: DialectId;

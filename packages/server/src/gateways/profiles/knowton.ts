@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { CLOSE_CODES } from '@pulse/protocol';
 import type { Hub } from '../../hub/hub.js';
 import { onTokenExpiry, type Principal } from '../../auth/principal.js';
-import { jsonObject, type ControlFormat, type ControlNotice } from '../ws-session.js';
+import { endSocketWith, jsonObject, type ControlFormat, type ControlNotice } from '../ws-session.js';
 import type { Revocable } from '../../auth/revocation.js';
 
 export type PlatformSnapshot = () => unknown;
@@ -27,14 +27,12 @@ export const knowtonControl: ControlFormat = (n) => {
 };
 
 function endWith(ws: WebSocket, n: ControlNotice): void {
-  ws.send(knowtonControl(n));
-  ws.close(n.close, n.code);
+  endSocketWith(ws, knowtonControl, n);
 }
 
 export class MetricsPusher {
-  private clients = new Set<WebSocket>();
-  /** Each client's principal, for the API-key revocation watcher (auth/revocation.ts). */
-  private readonly held = new Map<WebSocket, Revocable>();
+  /** The connected clients, each with its principal (for the API-key revocation watcher). */
+  private readonly clients = new Map<WebSocket, Revocable>();
   private timer: NodeJS.Timeout | null = null;
   constructor(
     private hub: Hub,
@@ -53,8 +51,7 @@ export class MetricsPusher {
     const cancelExpiry = onTokenExpiry(principal, () =>
       endWith(ws, { kind: 'error', code: 'TOKEN_EXPIRED', message: 'Token expired', close: CLOSE_CODES.TOKEN_EXPIRED }),
     );
-    this.clients.add(ws);
-    this.held.set(ws, {
+    this.clients.set(ws, {
       principal,
       terminate: () => endWith(ws, { kind: 'error', code: 'UNAUTHORIZED', message: 'Credential revoked', close: CLOSE_CODES.UNAUTHORIZED }),
     });
@@ -75,7 +72,6 @@ export class MetricsPusher {
     ws.on('close', () => {
       cancelExpiry();
       this.clients.delete(ws);
-      this.held.delete(ws);
     });
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.hub.config.REALTIME_METRICS_INTERVAL_MS);
@@ -85,13 +81,13 @@ export class MetricsPusher {
 
   /** The connected push clients, as the revocation watcher sees them. */
   revocables(): Iterable<Revocable> {
-    return this.held.values();
+    return this.clients.values();
   }
 
   private tick(): void {
     if (this.clients.size === 0) return;
     const f = this.frame();
-    for (const ws of this.clients) {
+    for (const ws of this.clients.keys()) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       if (ws.bufferedAmount > this.hub.config.MAX_BUFFERED_BYTES) {
         endWith(ws, { kind: 'closing', code: 'SLOW_CONSUMER', message: 'Connection could not keep up and was closed', close: CLOSE_CODES.SLOW_CONSUMER });
