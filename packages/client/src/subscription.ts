@@ -1,4 +1,4 @@
-import { matches, isPattern } from '@pulse/protocol/channel';
+import { MAX_SINCE_CHANNELS, matches, isPattern } from '@pulse/protocol/channel';
 import { PulseError } from '@pulse/protocol/errors';
 import type { PulseEvent, Position } from '@pulse/protocol/types';
 import type { ChannelStats } from '@pulse/protocol';
@@ -132,8 +132,6 @@ export class Subscription<D = Record<string, unknown>> {
   }
 }
 
-/** The server reads at most this many channels of a pattern's `since`. */
-const MAX_SINCE_CHANNELS = 1000;
 /** A pattern's `since` on the WebSocket: half the server's default 64 KiB frame limit. */
 export const SINCE_BUDGET_BYTES = 32 * 1024;
 

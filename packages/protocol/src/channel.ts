@@ -4,6 +4,8 @@
  * `analytics` matches `analytics` itself and every `analytics:*` channel.
  */
 export const MAX_CHANNEL_LENGTH = 200;
+/** A pattern subscription's `since` is replayed for at most this many channels; past it the answer is `recovered: false`. */
+export const MAX_SINCE_CHANNELS = 1000;
 const CHANNEL_RE = /^[A-Za-z0-9_\-]+(?::[A-Za-z0-9_\-.:@~+]+)?$/;
 const PATTERN_RE = /^[A-Za-z0-9_\-]+(?::[A-Za-z0-9_\-.:@~+]*)?\*$/;
 

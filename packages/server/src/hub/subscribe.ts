@@ -4,7 +4,7 @@
  * that arrive while the store is read wait in the subscription's buffer and are merged by offset.
  */
 import type { Logger } from 'pino';
-import { PulseError, isValidChannel, isValidSubscriptionTarget, type Position } from '@pulse/protocol';
+import { MAX_SINCE_CHANNELS, PulseError, isValidChannel, isValidSubscriptionTarget, type Position } from '@pulse/protocol';
 import type { Config, NamespacePolicy } from '../config.js';
 import * as permissions from '../auth/permissions.js';
 import type { Guard } from '../limits/guard.js';
@@ -90,8 +90,6 @@ export async function subscribe(d: SubscribeDeps, s: Session, target: string, o:
   return result;
 }
 
-/** Channels of a pattern's `since` that are replayed; past this the answer is `recovered: false`. */
-const MAX_SINCE_CHANNELS = 1000;
 const NO_POSITIONS = { positions: [] as Array<[string, Position]>, truncated: false };
 
 /**
